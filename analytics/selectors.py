@@ -1,0 +1,463 @@
+"""Reads behind every analytics page, the JSON report and the CSV export.
+
+Headline figures are the campaign counters (a cache of the delivery rows that the engine keeps
+exact). Grouped figures (failure breakdown, skip reasons, timeline, per-day totals) are counted
+over the delivery rows; for a settled campaign they are counted once and kept in
+`CampaignReport`, so a report page never scans a campaign's rows again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.core.cache import cache
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import Trunc
+from django.utils import timezone
+
+from analytics.models import CampaignInsight, CampaignReport
+from campaigns.models import Campaign, Delivery
+from connections.models import Connection
+
+UTC = dt.UTC
+FINISHED_STATUSES = (
+    Campaign.Status.COMPLETED,
+    Campaign.Status.CANCELLED,
+    Campaign.Status.EXPIRED,
+)
+LIVE_STATUSES = (Campaign.Status.SENDING, Campaign.Status.PAUSED)
+RETRYABLE_REASONS = ("rate_limit", "server_error", "timeout", "connection_error", "unknown_outcome")
+
+REASON_LABELS = {
+    "frequency_cap": "Frequency cap reached",
+    "opted_out": "Opted out",
+    "unfollowed": "Unfollowed (blocked the account)",
+    "invalid_request": "Invalid request (400)",
+    "rate_limit": "Rate limit (429), retries ran out",
+    "server_error": "LINE server error (5xx), retries ran out",
+    "timeout": "Timed out, retries ran out",
+    "connection_error": "Connection error, retries ran out",
+    "personalization": "Personalization failed (placeholder with no value)",
+    "unknown_outcome": "Outcome unknown (retry key older than 24 h)",
+    "auth": "Channel access token refused (401)",
+    "forbidden": "Not allowed for this channel (403)",
+    "monthly_limit": "Monthly message limit reached (429)",
+    "not_found": "Recipient not found (404)",
+    "too_large": "Request too large (413)",
+    "expired": "Send-by time passed before sending",
+}
+
+# DESIGN §3: the definitions the seed platforms use, shown on hover next to each figure.
+DEFINITIONS = {
+    "attempted": (
+        "Recipients we tried to send to, after frequency capping, opt-outs and unfollowed "
+        "contacts were removed. Once a campaign is completed, Attempted = Successfully sent "
+        "+ Failed."
+    ),
+    "sent": (
+        "LINE accepted the request (HTTP 2xx, or 409 'retry key already accepted'). LINE's "
+        "200 means it accepted the message; it does not prove the phone showed it."
+    ),
+    "failed": (
+        "LINE refused the message (4xx other than 409 and rate-limit 429), retries ran out, "
+        "or personalization failed (a placeholder with no value and no default)."
+    ),
+    "skipped": (
+        "Not sent on purpose, counted apart from Attempted: frequency cap, opted out or unfollowed."
+    ),
+}
+
+# Timeline resolution: per second up to 15 minutes of sending, per minute up to 2 days.
+BUCKETS = ((15 * 60, 1, "second"), (2 * 86400, 60, "minute"), (None, 3600, "hour"))
+MAX_FILLED_POINTS = 3000
+RATE_WINDOW_S = 30
+LIVE_COUNT_TTL_S = 10
+
+
+def reason_label(code: str) -> str:
+    return REASON_LABELS.get(code, code or "—")
+
+
+@dataclass
+class Report:
+    campaign: Campaign
+    status_counts: dict[str, int]
+    failures: list[dict]
+    skips: list[dict]
+    bucket_seconds: int
+    timeline: list[list]
+    daily: dict[str, int]
+    computed_at: dt.datetime | None = None
+    settled: bool = False
+    retryable: int = 0
+    permanent: list[dict] = field(default_factory=list)
+
+    @property
+    def figures(self) -> dict[str, int]:
+        c = self.campaign
+        return {"attempted": c.attempted, "sent": c.sent, "failed": c.failed, "skipped": c.skipped}
+
+    @property
+    def row_figures(self) -> dict[str, int]:
+        counts = self.status_counts
+        sent, failed = counts.get("sent", 0), counts.get("failed", 0)
+        return {
+            "attempted": sent + failed,
+            "sent": sent,
+            "failed": failed,
+            "skipped": counts.get("skipped", 0),
+        }
+
+    @property
+    def counters_disagree(self) -> bool:
+        return self.settled and self.figures != self.row_figures
+
+
+def campaign_counters(campaign: Campaign) -> list[int]:
+    return [campaign.attempted, campaign.sent, campaign.failed, campaign.skipped]
+
+
+def campaign_is_settled(campaign: Campaign) -> bool:
+    """Finished and with no request in flight: its delivery rows will not change any more."""
+    if campaign.status not in FINISHED_STATUSES:
+        return False
+    return not Delivery.objects.filter(campaign=campaign, status=Delivery.Status.SENDING).exists()
+
+
+def bucket_for(campaign: Campaign) -> tuple[int, str]:
+    start = campaign.started_at or campaign.launched_at
+    end = campaign.finished_at or timezone.now()
+    seconds = (end - start).total_seconds() if start else 0
+    for limit, size, kind in BUCKETS:
+        if limit is None or seconds <= limit:
+            return size, kind
+    raise AssertionError("unreachable")
+
+
+def report_count(campaign: Campaign) -> dict:
+    """Every grouped figure of one campaign, counted over its delivery rows."""
+    rows = Delivery.objects.filter(campaign=campaign)
+    status_counts = dict(
+        rows.order_by().values_list("status").annotate(n=Count("id")).values_list("status", "n")
+    )
+    failures = [
+        {"reason": r, "http_status": s, "error_message": m, "count": n}
+        for r, s, m, n in rows.filter(status=Delivery.Status.FAILED)
+        .order_by()
+        .values_list("reason", "http_status", "error_message")
+        .annotate(n=Count("id"))
+        .values_list("reason", "http_status", "error_message", "n")
+    ]
+    failures.sort(key=lambda f: (-f["count"], f["reason"], f["http_status"] or 0))
+    skips = [
+        {"reason": r, "count": n}
+        for r, n in rows.filter(status=Delivery.Status.SKIPPED)
+        .order_by()
+        .values_list("reason")
+        .annotate(n=Count("id"))
+        .values_list("reason", "n")
+    ]
+    skips.sort(key=lambda s: (-s["count"], s["reason"]))
+    size, kind = bucket_for(campaign)
+    buckets = (
+        rows.filter(status=Delivery.Status.SENT, finished_at__isnull=False)
+        .order_by()
+        .annotate(t=Trunc("finished_at", kind, tzinfo=UTC))
+        .values_list("t")
+        .annotate(n=Count("id"))
+        .values_list("t", "n")
+    )
+    timeline = sorted([t.astimezone(UTC).isoformat(), n] for t, n in buckets)
+    daily: Counter[str] = Counter()
+    for t, n in timeline:
+        daily[t[:10]] += n
+    return {
+        "status_counts": status_counts,
+        "failures": failures,
+        "skips": skips,
+        "bucket_seconds": size,
+        "timeline": timeline,
+        "daily": dict(sorted(daily.items())),
+    }
+
+
+def _report_from(campaign: Campaign, data: dict, **extra) -> Report:
+    report = Report(campaign=campaign, **data, **extra)
+    report.retryable = sum(f["count"] for f in report.failures if f["reason"] in RETRYABLE_REASONS)
+    permanent: Counter[str] = Counter()
+    for f in report.failures:
+        if f["reason"] not in RETRYABLE_REASONS:
+            permanent[f["reason"]] += f["count"]
+    report.permanent = [
+        {"reason": r, "label": reason_label(r), "count": n} for r, n in permanent.most_common()
+    ]
+    return report
+
+
+def _snapshot_data(snapshot: CampaignReport) -> dict:
+    return {
+        "status_counts": snapshot.status_counts,
+        "failures": snapshot.failures,
+        "skips": snapshot.skips,
+        "bucket_seconds": snapshot.bucket_seconds,
+        "timeline": snapshot.timeline,
+        "daily": snapshot.daily,
+    }
+
+
+def snapshot_is_current(snapshot: CampaignReport | None, campaign: Campaign) -> bool:
+    return snapshot is not None and snapshot.counters == campaign_counters(campaign)
+
+
+def campaign_report(*, campaign: Campaign, snapshot: CampaignReport | None = None) -> Report:
+    """The report of one campaign: kept figures when settled, counted live otherwise."""
+    from analytics.services import campaign_report_materialize
+
+    if snapshot is None:
+        snapshot = CampaignReport.objects.filter(campaign=campaign).first()
+    if snapshot_is_current(snapshot, campaign):
+        return _report_from(
+            campaign, _snapshot_data(snapshot), computed_at=snapshot.computed_at, settled=True
+        )
+    if campaign_is_settled(campaign):
+        # Counted once, then kept: a settled campaign's rows do not change any more.
+        snapshot = campaign_report_materialize(campaign=campaign)
+        return _report_from(
+            campaign, _snapshot_data(snapshot), computed_at=snapshot.computed_at, settled=True
+        )
+    # A sending campaign's rows change every second: count them at most every few seconds,
+    # however many analysts have the page open (the headline counters stay live).
+    key = f"analytics:live:{campaign.pk}"
+    counted = cache.get(key)
+    if counted is None:
+        counted = {"data": report_count(campaign), "at": timezone.now()}
+        cache.set(key, counted, LIVE_COUNT_TTL_S)
+    return _report_from(campaign, counted["data"], computed_at=counted["at"])
+
+
+def timeline_points(report: Report) -> dict:
+    """Chart data: bucket starts and accepted counts, empty buckets filled with zeros."""
+    counts = {t: n for t, n in report.timeline}
+    if not counts:
+        return {"bucket_seconds": report.bucket_seconds, "labels": [], "values": []}
+    first = dt.datetime.fromisoformat(min(counts))
+    last = dt.datetime.fromisoformat(max(counts))
+    step = dt.timedelta(seconds=report.bucket_seconds)
+    span = int((last - first) / step) + 1
+    if span > MAX_FILLED_POINTS:
+        labels = sorted(counts)
+    else:
+        labels = [(first + i * step).isoformat() for i in range(span)]
+    return {
+        "bucket_seconds": report.bucket_seconds,
+        "labels": labels,
+        "values": [counts.get(t, 0) for t in labels],
+    }
+
+
+def send_rate(campaign: Campaign) -> float | None:
+    """Messages accepted per second over the last ~30 s, from samples of the sent counter."""
+    now = timezone.now().timestamp()
+    key = f"analytics:rate:{campaign.pk}"
+    samples = [s for s in cache.get(key, []) if now - s[0] <= RATE_WINDOW_S]
+    if not samples or now - samples[-1][0] >= 1:
+        samples.append((now, campaign.sent))
+    cache.set(key, samples, RATE_WINDOW_S * 2)
+    oldest = samples[0]
+    if now - oldest[0] < 1:
+        return None
+    return max(campaign.sent - oldest[1], 0) / (now - oldest[0])
+
+
+def progress(campaign: Campaign) -> dict:
+    total = campaign.recipients_total
+    done = campaign.sent + campaign.failed + campaign.skipped
+    return {
+        "done": done,
+        "total": total,
+        "percent": round(100 * done / total, 1) if total else 0.0,
+        "rate": send_rate(campaign) if campaign.status == Campaign.Status.SENDING else None,
+        "live": campaign.status in LIVE_STATUSES or campaign.status == Campaign.Status.SCHEDULED,
+    }
+
+
+def campaign_insight(campaign: Campaign) -> CampaignInsight | None:
+    return CampaignInsight.objects.filter(campaign=campaign).first()
+
+
+# The delivery log -------------------------------------------------------------------------
+
+
+@dataclass
+class LogFilters:
+    """Delivery-log filters; `http_status=0` selects rows without an HTTP answer and an
+    `error_message` of "" (not None) selects rows with an empty message."""
+
+    status: str = ""
+    reason: str = ""
+    http_status: int | None = None
+    error_message: str | None = None
+    line_id: str = ""
+
+    def as_query(self) -> dict[str, str]:
+        query = {"status": self.status, "reason": self.reason, "line_id": self.line_id}
+        if self.http_status is not None:
+            query["http_status"] = str(self.http_status)
+        if self.error_message is not None:
+            query["error_message"] = self.error_message
+        return {k: v for k, v in query.items() if v != "" or k == "error_message"}
+
+
+def delivery_rows(*, campaign: Campaign, filters: LogFilters) -> QuerySet[Delivery]:
+    rows = Delivery.objects.filter(campaign=campaign)
+    if filters.status == "attempted":
+        rows = rows.filter(status__in=(Delivery.Status.SENT, Delivery.Status.FAILED))
+    elif filters.status:
+        rows = rows.filter(status=filters.status)
+    if filters.reason:
+        rows = rows.filter(reason=filters.reason)
+    if filters.http_status == 0:
+        rows = rows.filter(http_status__isnull=True)
+    elif filters.http_status is not None:
+        rows = rows.filter(http_status=filters.http_status)
+    if filters.error_message is not None:
+        rows = rows.filter(error_message=filters.error_message)
+    if filters.line_id:
+        # A whole id uses the (campaign, line_id) index; a part of one is a prefix search.
+        if len(filters.line_id) == 33:
+            rows = rows.filter(line_id=filters.line_id)
+        else:
+            rows = rows.filter(line_id__startswith=filters.line_id)
+    return rows.order_by("id")
+
+
+def delivery_log_page(
+    *, campaign: Campaign, filters: LogFilters, after: int = 0, size: int = 50
+) -> tuple[list[Delivery], int | None]:
+    """One keyset page (`id > after`, in id order) and the `after` of the next page."""
+    rows = list(
+        delivery_rows(campaign=campaign, filters=filters)
+        .filter(id__gt=after)
+        .select_related(None)
+        .defer("error_details", "retry_key")[: size + 1]
+    )
+    if len(rows) > size:
+        return rows[:size], rows[size - 1].id
+    return rows, None
+
+
+CSV_COLUMNS = (
+    "line_id",
+    "status",
+    "reason",
+    "http_status",
+    "error_message",
+    "attempts",
+    "request_id",
+    "accepted_request_id",
+    "first_attempt_at",
+    "finished_at",
+)
+
+
+def delivery_csv_values(*, campaign: Campaign, filters: LogFilters):
+    return (
+        delivery_rows(campaign=campaign, filters=filters)
+        .values_list(*CSV_COLUMNS)
+        .iterator(chunk_size=2000)
+    )
+
+
+# The overview -------------------------------------------------------------------------------
+
+
+def campaigns_in_range(start: dt.date, end: dt.date) -> QuerySet[Campaign]:
+    """Campaigns launched between `start` and `end` (inclusive, UTC days)."""
+    lo = dt.datetime.combine(start, dt.time.min, tzinfo=UTC)
+    hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=UTC)
+    return (
+        Campaign.objects.filter(launched_at__gte=lo, launched_at__lt=hi)
+        .select_related("connection")
+        .order_by("-launched_at", "-id")
+    )
+
+
+def reports_for(campaigns: list[Campaign]) -> list[Report]:
+    snapshots = CampaignReport.objects.in_bulk([c.pk for c in campaigns])
+    return [campaign_report(campaign=c, snapshot=snapshots.get(c.pk)) for c in campaigns]
+
+
+def overview(*, start: dt.date, end: dt.date) -> dict:
+    campaigns = list(campaigns_in_range(start, end))
+    reports = reports_for(campaigns)
+    totals = {"campaigns": len(campaigns), "attempted": 0, "sent": 0, "failed": 0, "skipped": 0}
+    daily: Counter[str] = Counter()
+    reasons: dict[str, dict] = {}
+    for report in reports:
+        for key, value in report.figures.items():
+            totals[key] += value
+        daily.update(report.daily)
+        for f in report.failures:
+            entry = reasons.setdefault(
+                f["reason"],
+                {"reason": f["reason"], "label": reason_label(f["reason"]), "count": 0, "by": {}},
+            )
+            entry["count"] += f["count"]
+            entry["by"][report.campaign] = entry["by"].get(report.campaign, 0) + f["count"]
+    quota = quota_use(today=timezone.now().date())
+    top = sorted(reasons.values(), key=lambda r: (-r["count"], r["reason"]))[:10]
+    for entry in top:
+        entry["by"] = sorted(entry["by"].items(), key=lambda kv: -kv[1])
+    return {
+        "start": start,
+        "end": end,
+        "totals": totals,
+        "reports": reports,
+        "daily": _every_day(daily),
+        "top_reasons": top,
+        "quota": quota,
+        "quota_chart": {
+            "labels": [q["connection"].name for q in quota],
+            "sent": [q["sent_this_month"] for q in quota],
+            "used": [q["quota_used"] for q in quota],
+            "limit": [q["quota_limit"] for q in quota],
+        },
+    }
+
+
+def _every_day(daily: Counter[str]) -> dict[str, int]:
+    """Per-day counts with the days in between at zero, so the chart's gaps are real."""
+    if not daily:
+        return {}
+    first, last = dt.date.fromisoformat(min(daily)), dt.date.fromisoformat(max(daily))
+    days = (first + dt.timedelta(days=i) for i in range((last - first).days + 1))
+    return {d.isoformat(): daily.get(d.isoformat(), 0) for d in days}
+
+
+def quota_use(*, today: dt.date) -> list[dict]:
+    """Per connection: messages LINE accepted from our campaigns this month (UTC days), and
+    LINE's own quota figures as last fetched."""
+    month = today.strftime("%Y-%m")
+    month_start = dt.datetime.combine(today.replace(day=1), dt.time.min, tzinfo=UTC)
+    active = list(
+        Campaign.objects.filter(launched_at__isnull=False)
+        .filter(Q(finished_at__isnull=True) | Q(finished_at__gte=month_start))
+        .select_related("connection")
+    )
+    sent: Counter[int] = Counter()
+    for report in reports_for(active):
+        sent[report.campaign.connection_id] += sum(
+            n for day, n in report.daily.items() if day.startswith(month)
+        )
+    return [
+        {
+            "connection": connection,
+            "sent_this_month": sent.get(connection.pk, 0),
+            "quota_used": connection.quota_used,
+            "quota_limit": connection.quota_limit if connection.quota_type != "none" else None,
+            "checked_at": connection.quota_checked_at,
+        }
+        for connection in Connection.objects.order_by("name")
+    ]

@@ -1,0 +1,120 @@
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from analytics import selectors, services
+from analytics.exports import csv_response
+from analytics.forms import DateRangeForm, DeliveryFilterForm
+from campaigns.models import Campaign
+from linecampaigns.roles import READERS, WRITERS, has_role, role_required
+
+
+def log_filters(query: QueryDict) -> tuple[DeliveryFilterForm, selectors.LogFilters, int]:
+    """Delivery-log filters from the query string; `http_status=0` means "no HTTP status"."""
+    form = DeliveryFilterForm(query)
+    form.is_valid()  # an invalid field is dropped; the valid ones still filter
+    data = form.cleaned_data
+    filters = selectors.LogFilters(
+        status=data.get("status") or "",
+        reason=data.get("reason") or "",
+        http_status=data.get("http_status"),
+        error_message=query.get("error_message"),
+        line_id=(data.get("line_id") or "").strip(),
+    )
+    return form, filters, data.get("after") or 0
+
+
+def _campaign(pk: int) -> Campaign:
+    return get_object_or_404(Campaign.objects.select_related("connection", "parent"), pk=pk)
+
+
+@role_required(*READERS)
+def overview(request: HttpRequest) -> HttpResponse:
+    form = DateRangeForm(request.GET or None)
+    start, end = form.range()
+    if not form.is_bound:
+        form = DateRangeForm(initial={"start": start, "end": end})
+    data = selectors.overview(start=start, end=end)
+    return render(request, "analytics/overview.html", {"form": form, **data})
+
+
+@role_required(*READERS)
+def campaign_report(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = _campaign(pk)
+    report = selectors.campaign_report(campaign=campaign)
+    context = {
+        "campaign": campaign,
+        "report": report,
+        "progress": selectors.progress(campaign),
+        "timeline": selectors.timeline_points(report),
+        "insight": selectors.campaign_insight(campaign),
+        "definitions": selectors.DEFINITIONS,
+        "retries": list(campaign.retries.order_by("id")),
+        "can_retry": has_role(request.user, *WRITERS)
+        and campaign.status == Campaign.Status.COMPLETED
+        and report.retryable > 0,
+    }
+    return render(request, "analytics/campaign_report.html", context)
+
+
+@role_required(*READERS)
+def campaign_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = _campaign(pk)
+    progress = selectors.progress(campaign)
+    if request.GET.get("live") and not progress["live"]:
+        # Finished since the page was loaded: reload it for the final breakdown and chart.
+        return HttpResponse(headers={"HX-Refresh": "true"})
+    context = {"campaign": campaign, "progress": progress, "definitions": selectors.DEFINITIONS}
+    return render(request, "analytics/_progress.html", context)
+
+
+@role_required(*READERS)
+def delivery_log(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = _campaign(pk)
+    form, filters, after = log_filters(request.GET)
+    rows, next_after = [], None
+    if not form.errors:  # a filter that is not understood shows its error, not every row
+        rows, next_after = selectors.delivery_log_page(
+            campaign=campaign, filters=filters, after=after
+        )
+    context = {
+        "campaign": campaign,
+        "form": form,
+        "filters": filters,
+        "query": filters.as_query(),
+        "rows": rows,
+        "after": after,
+        "next_after": next_after,
+        "reason_labels": selectors.REASON_LABELS,
+    }
+    return render(request, "analytics/delivery_log.html", context)
+
+
+@role_required(*READERS)
+def delivery_export(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    campaign = _campaign(pk)
+    _, filters, _ = log_filters(request.GET)
+    services.delivery_export_record(
+        campaign=campaign, user=request.user, filters=filters.as_query()
+    )
+    rows = selectors.delivery_csv_values(campaign=campaign, filters=filters)
+    return csv_response(rows, f"campaign-{campaign.pk}-deliveries.csv")
+
+
+@require_POST
+@role_required(*WRITERS)
+def campaign_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = _campaign(pk)
+    try:
+        retry = services.campaign_retry_failed(campaign=campaign, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("analytics_campaign_report", pk=campaign.pk)
+    messages.success(
+        request,
+        f"Draft “{retry.name}” created for {len(retry.explicit_ids):,} recipients whose "
+        "failure a retry can fix. Review it, then send it.",
+    )
+    return redirect(f"/campaigns/{retry.pk}/review/")

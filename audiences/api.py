@@ -1,0 +1,247 @@
+"""Contacts and segments over REST. Marketers and Admins write; Analysts read."""
+
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Field, Router, Schema, Status
+
+from audiences.models import Contact, Segment
+from audiences.rules import RuleError
+from audiences.selectors import segment_contacts, segment_count
+from audiences.services import (
+    BULK_MAX,
+    ContactError,
+    contact_delete,
+    contact_upsert,
+    contacts_bulk_upsert,
+    segment_create,
+)
+from linecampaigns.api import ApiError, require_role
+from linecampaigns.roles import READERS, WRITERS
+
+router = Router(tags=["audiences"])
+PAGE_SIZE = 100
+
+RULES_DOC = (
+    'A rule tree: {"all": [...]} or {"any": [...]}, whose items are conditions '
+    '{"field", "op", "value"} or one level of nested all/any groups. field: attributes.<key>, '
+    "line_id, display_name, follow_status, kind, source, opted_out, created_at or "
+    "last_interaction_at. op: exists, not_exists, eq, neq, contains, in, gt, gte, lt, lte, "
+    "within_last (value 24h, 72h, 7d, 30d or 365d). Numbers compare as numbers, ISO dates "
+    "(YYYY-MM-DD) as dates."
+)
+RULES_EXAMPLE = {
+    "all": [
+        {"field": "attributes.plan", "op": "eq", "value": "gold"},
+        {"field": "follow_status", "op": "eq", "value": "following"},
+        {
+            "any": [
+                {"field": "attributes.age", "op": "gte", "value": 30},
+                {"field": "last_interaction_at", "op": "within_last", "value": "30d"},
+            ]
+        },
+    ]
+}
+
+
+class ContactIn(Schema):
+    display_name: str | None = Field(None, max_length=255)
+    # Checked by the service, so the error names the field as `attributes`.
+    attributes: Any = Field(
+        None,
+        description="A JSON object merged into the stored attributes; a null value removes a key.",
+    )
+    external_id: str | None = Field(
+        None,
+        max_length=255,
+        description="Your own id. If another contact holds it and this line id belongs to an "
+        "anonymous contact, the two are merged.",
+    )
+    opted_out: bool | None = None
+
+
+class ContactOut(Schema):
+    line_id: str
+    kind: str
+    display_name: str
+    attributes: dict[str, Any]
+    external_id: str | None
+    follow_status: str
+    opted_out: bool
+    last_interaction_at: datetime | None
+    source: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ContactPage(Schema):
+    items: list[ContactOut]
+    page: int
+    page_size: int
+    has_next: bool
+
+
+class BulkIn(Schema):
+    contacts: list[Any] = Field(
+        ...,
+        description=f"Up to {BULK_MAX:,} objects {{line_id, display_name?, attributes?, "
+        "external_id?, opted_out?}}.",
+    )
+
+
+class Rejected(Schema):
+    index: int
+    line_id: Any
+    reason: str
+
+
+class BulkOut(Schema):
+    created: int
+    updated: int
+    rejected: list[Rejected]
+
+
+class SegmentIn(Schema):
+    name: str = Field(..., min_length=1, max_length=200)
+    description: str = ""
+    rules: dict[str, Any] = Field(
+        ..., description=RULES_DOC, json_schema_extra={"examples": [RULES_EXAMPLE]}
+    )
+
+
+class SegmentCreated(Schema):
+    id: int
+
+
+class SegmentOut(Schema):
+    id: int
+    name: str
+    description: str
+    rules: dict[str, Any] = Field(..., description=RULES_DOC)
+    created_at: datetime
+    updated_at: datetime
+
+
+class SegmentCountOut(Schema):
+    count: int
+    expected_recipients: int = Field(
+        ..., description="Contacts a campaign would attempt: not opted out, not unfollowed."
+    )
+
+
+def _contact(line_id: str) -> Contact:
+    contact = Contact.objects.filter(line_id=line_id).first()
+    if contact is None:
+        raise ApiError(404, "No contact has this line id.")
+    return contact
+
+
+def _segment(segment_id: int) -> Segment:
+    segment = Segment.objects.filter(pk=segment_id).first()
+    if segment is None:
+        raise ApiError(404, "No segment has this id.")
+    return segment
+
+
+def _rule_error(exc: RuleError) -> ApiError:
+    return ApiError(
+        400, "The segment rules are not valid.", [{"field": exc.field, "message": exc.message}]
+    )
+
+
+@router.post("/contacts/bulk", response=BulkOut)
+def bulk_contacts(request: HttpRequest, payload: BulkIn) -> dict:
+    # Declared before /contacts/{line_id} so that "bulk" is not read as a line id.
+    require_role(request, *WRITERS)
+    if len(payload.contacts) > BULK_MAX:
+        raise ApiError(
+            400,
+            f"At most {BULK_MAX:,} contacts per request.",
+            [{"field": "contacts", "message": f"{len(payload.contacts):,} given"}],
+        )
+    return contacts_bulk_upsert(contacts=payload.contacts)
+
+
+@router.put("/contacts/{line_id}", response={200: ContactOut, 201: ContactOut})
+def put_contact(request: HttpRequest, line_id: str, payload: ContactIn) -> Status:
+    require_role(request, *WRITERS)
+    try:
+        contact, created = contact_upsert(line_id=line_id, **payload.dict())
+    except ContactError as exc:
+        raise ApiError(
+            400, "The contact is not valid.", [{"field": exc.field, "message": exc.message}]
+        ) from exc
+    return Status(201 if created else 200, contact)
+
+
+@router.get("/contacts/{line_id}", response=ContactOut)
+def get_contact(request: HttpRequest, line_id: str) -> Contact:
+    require_role(request, *READERS)
+    return _contact(line_id)
+
+
+@router.delete("/contacts/{line_id}", response={204: None})
+def delete_contact(request: HttpRequest, line_id: str) -> Status:
+    require_role(request, *WRITERS)
+    contact_delete(contact=_contact(line_id), actor=request.user)
+    return Status(204, None)
+
+
+@router.get("/contacts", response=ContactPage)
+def list_contacts(request: HttpRequest, segment: int | None = None, page: int = 1) -> dict:
+    """Newest first, 100 a page. With `segment`, only the contacts that segment matches."""
+    require_role(request, *READERS)
+    if page < 1:
+        raise ApiError(400, "page starts at 1.", [{"field": "page", "message": "must be >= 1"}])
+    if segment is not None:
+        try:
+            qs = segment_contacts(rules=_segment(segment).rules)
+        except RuleError as exc:
+            raise _rule_error(exc) from exc
+    else:
+        qs = Contact.objects.all()
+    start = (page - 1) * PAGE_SIZE
+    rows = list(qs.order_by("-id")[start : start + PAGE_SIZE + 1])
+    return {
+        "items": rows[:PAGE_SIZE],
+        "page": page,
+        "page_size": PAGE_SIZE,
+        "has_next": len(rows) > PAGE_SIZE,
+    }
+
+
+@router.post("/segments", response={201: SegmentCreated})
+def create_segment(request: HttpRequest, payload: SegmentIn) -> Status:
+    require_role(request, *WRITERS)
+    try:
+        segment = segment_create(
+            name=payload.name,
+            rules=payload.rules,
+            description=payload.description,
+            user=request.user,
+        )
+    except RuleError as exc:
+        raise _rule_error(exc) from exc
+    return Status(201, {"id": segment.pk})
+
+
+@router.get("/segments", response=list[SegmentOut])
+def list_segments(request: HttpRequest) -> list[Segment]:
+    require_role(request, *READERS)
+    return list(Segment.objects.all()[:1000])
+
+
+@router.get("/segments/{segment_id}", response=SegmentOut)
+def get_segment(request: HttpRequest, segment_id: int) -> Segment:
+    require_role(request, *READERS)
+    return _segment(segment_id)
+
+
+@router.get("/segments/{segment_id}/count", response=SegmentCountOut)
+def count_segment(request: HttpRequest, segment_id: int) -> dict:
+    require_role(request, *READERS)
+    try:
+        return segment_count(segment=_segment(segment_id))
+    except RuleError as exc:
+        raise _rule_error(exc) from exc

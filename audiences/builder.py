@@ -1,0 +1,191 @@
+"""The segment builder form: rows of (field, op, value) posted as `rN-field`, `rN-op`,
+`rN-value`, `rN-group`, with `match` for the top level and `gK-match` per group. This module
+turns those rows into the rule format and back; the rules themselves are checked by
+`audiences.rules`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from audiences.rules import ATTRIBUTE_PREFIX, CHOICES, FIELD_OPS, OP_LABELS, OPS, WITHIN
+
+ROW_RE = re.compile(r"^r(\d+)-field$")
+GROUP_RE = re.compile(r"^g\d+$")
+NO_VALUE = ("exists", "not_exists")
+
+
+@dataclass
+class Row:
+    field: str = ""
+    op: str = "eq"
+    value: str = ""
+    group: str = ""  # "" for the top level, else the group's id (g1, g2, ...)
+
+
+@dataclass
+class Builder:
+    match: str = "all"
+    rows: list[Row] = field(default_factory=list)
+    groups: dict[str, str] = field(default_factory=dict)  # group id -> all/any
+
+    def blocks(self) -> list[dict]:
+        """Rows in display order, a group's rows together where its first row stands."""
+        blocks, seen = [], {}
+        for number, row in enumerate(self.rows, start=1):
+            item = {"n": number, "row": row}
+            if not row.group:
+                blocks.append(item)
+            elif row.group in seen:
+                seen[row.group]["rows"].append(item)
+            else:
+                seen[row.group] = {
+                    "group": row.group,
+                    "match": self.groups.get(row.group, "all"),
+                    "rows": [item],
+                }
+                blocks.append(seen[row.group])
+        return blocks
+
+
+def from_post(data) -> Builder:
+    numbers = sorted(int(m.group(1)) for key in data if (m := ROW_RE.match(key)))
+    rows = [
+        Row(
+            field=data.get(f"r{n}-field", "").strip(),
+            op=data.get(f"r{n}-op", "eq"),
+            value=data.get(f"r{n}-value", ""),
+            group=g if GROUP_RE.match(g := data.get(f"r{n}-group", "")) else "",
+        )
+        for n in numbers
+    ]
+    groups = {r.group: _match(data.get(f"{r.group}-match")) for r in rows if r.group}
+    return Builder(match=_match(data.get("match")), rows=rows, groups=groups)
+
+
+def _match(value: str | None) -> str:
+    return "any" if value == "any" else "all"
+
+
+def apply_action(builder: Builder, action: str) -> Builder:
+    """add, add-group, add-to-gK, remove-N (1-based row number)."""
+    if action == "add":
+        builder.rows.append(Row())
+    elif action == "add-group":
+        number = 1 + max((int(g[1:]) for g in builder.groups), default=0)
+        builder.groups[f"g{number}"] = "any"
+        builder.rows += [Row(group=f"g{number}"), Row(group=f"g{number}")]
+    elif action.startswith("add-to-") and action[7:] in builder.groups:
+        builder.rows.append(Row(group=action[7:]))
+    elif action.startswith("remove-") and action[7:].isdigit():
+        index = int(action[7:]) - 1
+        if 0 <= index < len(builder.rows):
+            del builder.rows[index]
+    return builder
+
+
+def to_rules(builder: Builder, types: dict[str, str]) -> dict:
+    items: list = []
+    groups: dict[str, list] = {}
+    for row in builder.rows:
+        if not row.field:
+            continue
+        condition = {"field": row.field, "op": row.op}
+        if row.op not in NO_VALUE:
+            condition["value"] = coerce(row.field, row.op, row.value, types)
+        if row.group:
+            if row.group not in groups:
+                groups[row.group] = []
+                items.append({builder.groups.get(row.group, "all"): groups[row.group]})
+            groups[row.group].append(condition)
+        else:
+            items.append(condition)
+    return {builder.match: items}
+
+
+def from_rules(rules: dict) -> Builder:
+    """Rows for a stored rule tree (already valid)."""
+    match = "any" if "any" in rules else "all"
+    builder = Builder(match=match)
+    for item in rules.get(match, []):
+        if "all" in item or "any" in item:
+            group_match = "any" if "any" in item else "all"
+            gid = f"g{len(builder.groups) + 1}"
+            builder.groups[gid] = group_match
+            builder.rows += [_row(c, gid) for c in item[group_match]]
+        else:
+            builder.rows.append(_row(item, ""))
+    return builder
+
+
+def _row(condition: dict, group: str) -> Row:
+    value = condition.get("value", "")
+    text = ", ".join(_text(v) for v in value) if isinstance(value, list) else _text(value)
+    return Row(condition.get("field", ""), condition.get("op", "eq"), text, group)
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def coerce(field_name: str, op: str, raw: str, types: dict[str, str]) -> object:
+    """A typed value from the text box: lists for `in`, numbers and booleans where they fit."""
+    if op == "in":
+        return [_scalar(field_name, op, part.strip(), types) for part in raw.split(",") if part]
+    return _scalar(field_name, op, raw.strip(), types)
+
+
+def _scalar(field_name: str, op: str, raw: str, types: dict[str, str]) -> object:
+    if field_name == "opted_out":
+        return _bool(raw)
+    if not field_name.startswith(ATTRIBUTE_PREFIX) or op in ("contains", "within_last"):
+        return raw
+    kind = types.get(field_name[len(ATTRIBUTE_PREFIX) :])
+    if kind == "boolean":
+        return _bool(raw)
+    if kind in ("number", None) or op in ("gt", "gte", "lt", "lte"):
+        number = _number(raw)
+        if number is not None:
+            return number
+    if kind is None and raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    return raw
+
+
+def _bool(raw: str) -> object:
+    lowered = raw.lower()
+    if lowered in ("true", "yes", "1"):
+        return True
+    if lowered in ("false", "no", "0"):
+        return False
+    return raw
+
+
+def _number(raw: str) -> int | float | None:
+    try:
+        return int(raw)
+    except ValueError:
+        pass
+    try:
+        return float(raw)
+    except ValueError:
+        return None
+
+
+def field_options(catalogue: list[dict]) -> list[tuple[str, str]]:
+    builtin = [(name, name.replace("_", " ")) for name in FIELD_OPS]
+    attributes = [(f"{ATTRIBUTE_PREFIX}{c['key']}", f"{c['key']} ({c['type']})") for c in catalogue]
+    return attributes + builtin
+
+
+def op_options() -> list[tuple[str, str]]:
+    return [(op, OP_LABELS[op]) for op in OPS]
+
+
+def value_hints() -> list[str]:
+    hints = [*WITHIN, "true", "false"]
+    for values in CHOICES.values():
+        hints += values
+    return hints

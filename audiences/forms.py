@@ -1,0 +1,105 @@
+import json
+
+from django import forms
+from django.conf import settings
+
+from audiences.models import Contact, ImportJob
+from linecampaigns.forms import BootstrapForm
+
+ANY = [("", "Any")]
+
+
+class ContactFilterForm(BootstrapForm):
+    q = forms.CharField(
+        required=False,
+        label="Search",
+        help_text="A line id (or its beginning), a name, or an attribute value.",
+    )
+    follow_status = forms.ChoiceField(required=False, choices=[*ANY, *Contact.FollowStatus.choices])
+    kind = forms.ChoiceField(required=False, choices=ANY + list(Contact.Kind.choices))
+    source = forms.ChoiceField(required=False, choices=ANY + list(Contact.Source.choices))
+
+
+class ContactEditForm(BootstrapForm):
+    display_name = forms.CharField(max_length=255, required=False)
+    attributes = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 8, "class": "font-monospace"}),
+        required=False,
+        help_text='A JSON object, e.g. {"plan": "gold", "age": 34}.',
+    )
+
+    def clean_attributes(self) -> dict:
+        raw = self.cleaned_data["attributes"].strip() or "{}"
+        try:
+            value = json.loads(raw)
+        except ValueError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc}.") from exc
+        if not isinstance(value, dict):
+            raise forms.ValidationError("Attributes must be a JSON object: {...}.")
+        return value
+
+
+class ImportUploadForm(BootstrapForm):
+    file = forms.FileField(
+        label="CSV file",
+        help_text="UTF-8 (with or without BOM) or Shift_JIS; comma or tab separated; the first "
+        "row names the columns.",
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        limit = settings.CONTACT_IMPORT_MAX_MB
+        if upload.size > limit * 1024 * 1024:
+            raise forms.ValidationError(f"The file is larger than the {limit} MB limit.")
+        return upload
+
+
+class ImportMappingForm(BootstrapForm):
+    """One select per column: ignore it, or import it as an attribute of a type."""
+
+    IGNORE = ""
+
+    line_id = forms.ChoiceField(label="Column holding the LINE id")
+    display_name = forms.ChoiceField(label="Column holding the display name", required=False)
+    replace_attributes = forms.BooleanField(
+        required=False,
+        label="Replace existing attributes (otherwise new values are merged into them)",
+    )
+
+    def __init__(self, *args, job: ImportJob, **kwargs) -> None:
+        self.job = job
+        columns = [(c, c) for c in job.header if c]
+        super().__init__(*args, **kwargs)
+        self.fields["line_id"].choices = columns
+        self.fields["display_name"].choices = [("", "None"), *columns]
+        types = [(self.IGNORE, "Ignore"), *list(ImportJob.ColumnType.choices)]
+        for index, column in enumerate(job.header):
+            if column:
+                initial = self.IGNORE if column == job.mapping.get("line_id") else "text"
+                self.fields[f"col_{index}"] = forms.ChoiceField(
+                    label=column, choices=types, required=False, initial=initial
+                )
+
+    def column_fields(self) -> list:
+        return [self[f"col_{i}"] for i, c in enumerate(self.job.header) if c]
+
+    def mapping(self) -> dict:
+        data = self.cleaned_data
+        skip = {data["line_id"], data.get("display_name") or ""}
+        attributes = {
+            column: data[f"col_{index}"]
+            for index, column in enumerate(self.job.header)
+            if column and column not in skip and data.get(f"col_{index}")
+        }
+        return {
+            "line_id": data["line_id"],
+            "display_name": data.get("display_name") or "",
+            "attributes": attributes,
+        }
+
+
+class SegmentForm(BootstrapForm):
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=2000
+    )

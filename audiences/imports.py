@@ -1,0 +1,439 @@
+"""CSV contact import: detect the file's encoding and delimiter, then stream it in chunks.
+
+Memory stays flat whatever the file size: the file is decoded incrementally, rows are upserted
+in chunks with bulk SQL, and rejected rows are written to the error report as they come. A row
+is imported whole or rejected whole, with its row number, the offending value and the reason.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime
+import io
+import logging
+import math
+import os
+import queue
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from audiences.models import Contact, ImportJob
+from audiences.services import ContactRow, attribute_keys_record, contacts_upsert_rows
+from lineapi import LINE_ID_RE
+from linecampaigns.services import audit_record
+
+CHUNK_ROWS = 5000
+STALE_AFTER = datetime.timedelta(minutes=10)
+SAMPLE_BYTES = 64 * 1024
+PREVIEW_ROWS = 5
+MAX_FIELD_CHARS = 1024 * 1024  # the csv module's guard against a runaway quoted field
+MAX_VALUE_CHARS = 10_000
+BAD_TEXT_RE = re.compile("[\udc80-\udcff]")
+INT_RE = re.compile(r"^[+-]?\d+$")
+ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+SLASH_DATE_RE = re.compile(r"^(\d{4})[/.-](\d{1,2})[/.-](\d{1,2})$")
+TRUE = {"true", "t", "yes", "y", "1", "on"}
+FALSE = {"false", "f", "no", "n", "0", "off"}
+
+csv.field_size_limit(MAX_FIELD_CHARS)
+logger = logging.getLogger(__name__)
+
+
+class ImportFileError(ValueError):
+    """The file as a whole cannot be imported (no header, unknown column, too large)."""
+
+
+def detect_encoding(sample: bytes) -> str:
+    """UTF-8 (with or without BOM), UTF-16 with a BOM, or Shift_JIS (cp932): the one that
+    decodes the sample with fewer errors, UTF-8 on a tie."""
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    errors = {}
+    for encoding in ("utf-8", "cp932"):
+        decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        errors[encoding] = decoder.decode(sample, final=False).count("\ufffd")
+    return "cp932" if errors["cp932"] < errors["utf-8"] else "utf-8"
+
+
+def detect_delimiter(first_line: str) -> str:
+    return "\t" if first_line.count("\t") > first_line.count(",") else ","
+
+
+def open_text(path: str, encoding: str) -> io.TextIOWrapper:
+    # surrogateescape keeps undecodable bytes as markers, so one bad row is rejected alone.
+    return open(path, encoding=encoding, errors="surrogateescape", newline="")
+
+
+def inspect_file(path: str) -> dict:
+    """Encoding, delimiter, header and the first rows, for the mapping page."""
+    with open(path, "rb") as raw:
+        sample = raw.read(SAMPLE_BYTES)
+    if not sample.strip():
+        raise ImportFileError("The file is empty.")
+    encoding = detect_encoding(sample)
+    with open_text(path, encoding) as text:
+        first = text.readline()
+        delimiter = detect_delimiter(first)
+        text.seek(0)
+        reader = csv.reader(text, delimiter=delimiter)
+        try:
+            header = [clean_header(h) for h in next(reader, [])]
+        except csv.Error as exc:
+            raise ImportFileError(f"The header row cannot be read as CSV: {exc}.") from exc
+        records = (row for row, _ in _records(reader) if row)
+        preview = [row for _, row in zip(range(PREVIEW_ROWS), records, strict=False)]
+    if not any(header):
+        raise ImportFileError("The first row must name the columns.")
+    if any(BAD_TEXT_RE.search(h) for h in header):
+        raise ImportFileError("The header row is not UTF-8 or Shift_JIS text.")
+    return {"encoding": encoding, "delimiter": delimiter, "header": header, "preview": preview}
+
+
+def clean_header(name: str) -> str:
+    return name.replace("\ufeff", "").strip()
+
+
+def guess_line_id_column(header: list[str], preview: list[list[str]]) -> str:
+    for name in header:
+        if name.lower().replace(" ", "_") in ("line_id", "lineid", "line_user_id", "user_id"):
+            return name
+    for index, name in enumerate(header):
+        if preview and all(len(r) > index and LINE_ID_RE.match(r[index]) for r in preview):
+            return name
+    return header[0]
+
+
+def import_job_create(*, original_name: str, user, path: str = "", uploaded_file=None) -> ImportJob:
+    """Register a file (a path on disk, or an upload saved under MEDIA_ROOT) and read what the
+    mapping page needs. Raises ImportFileError if it is not a CSV file we can read."""
+    job = ImportJob(original_name=original_name[:255], created_by=user, source_path=path)
+    if uploaded_file is not None:
+        job.file.save(os.path.basename(original_name) or "contacts.csv", uploaded_file, save=False)
+    try:
+        info = inspect_file(job.path)
+    except (ImportFileError, UnicodeError) as exc:
+        if job.file:
+            job.file.delete(save=False)
+        raise ImportFileError(str(exc)) from exc
+    job.encoding, job.delimiter, job.header = info["encoding"], info["delimiter"], info["header"]
+    job.bytes_total = os.path.getsize(job.path)
+    job.mapping = {
+        "line_id": guess_line_id_column(info["header"], info["preview"]),
+        "display_name": "",
+        "attributes": {},
+    }
+    job.save()
+    return job
+
+
+def import_job_preview(*, job: ImportJob) -> list[list[str]]:
+    return inspect_file(job.path)["preview"]
+
+
+def validate_mapping(*, header: list[str], mapping: dict) -> dict:
+    line_id = mapping.get("line_id")
+    if line_id not in header:
+        raise ImportFileError(
+            f"The file has no column {line_id!r} for the line id; it has: {', '.join(header)}."
+        )
+    display_name = mapping.get("display_name") or ""
+    if display_name and display_name not in header:
+        raise ImportFileError(f"The file has no column {display_name!r}.")
+    attributes = mapping.get("attributes") or {}
+    for column, kind in attributes.items():
+        if column not in header:
+            raise ImportFileError(f"The file has no column {column!r}.")
+        if kind not in ImportJob.ColumnType.values:
+            raise ImportFileError(f"Column {column!r}: unknown type {kind!r}.")
+    return {"line_id": line_id, "display_name": display_name, "attributes": attributes}
+
+
+def import_job_start(*, job: ImportJob, mapping: dict, replace_attributes: bool, user) -> ImportJob:
+    """Save the column choices and queue the import (after the transaction commits)."""
+    from audiences.tasks import run_import
+
+    job.mapping = validate_mapping(header=job.header, mapping=mapping)
+    job.replace_attributes = replace_attributes
+    job.status = ImportJob.Status.QUEUED
+    job.save(update_fields=["mapping", "replace_attributes", "status"])
+    audit_record(
+        actor=user,
+        action="contact.import",
+        target=job,
+        details={"file": job.original_name, "replace_attributes": replace_attributes},
+    )
+    transaction.on_commit(lambda: run_import.delay(job.pk))
+    return job
+
+
+def imports_requeue_stale(*, older_than: datetime.timedelta = STALE_AFTER) -> int:
+    """Re-queue running imports whose worker died (no heartbeat for a while). Upserts are
+    idempotent, so the rerun starts from the top; rows done before count as updates."""
+    from audiences.tasks import run_import
+
+    cutoff = timezone.now() - older_than
+    stale = ImportJob.objects.filter(status=ImportJob.Status.RUNNING, heartbeat_at__lt=cutoff)
+    requeued = 0
+    for pk in stale.values_list("pk", flat=True):
+        claimed = ImportJob.objects.filter(
+            pk=pk, status=ImportJob.Status.RUNNING, heartbeat_at__lt=cutoff
+        ).update(
+            status=ImportJob.Status.QUEUED,
+            rows_read=0,
+            created=0,
+            updated=0,
+            rejected=0,
+            bytes_read=0,
+        )
+        if claimed == 1:
+            requeued += 1
+            transaction.on_commit(lambda pk=pk: run_import.delay(pk))
+    return requeued
+
+
+def convert(value: str, kind: str) -> object:
+    """A cell as the column's type; raises ValueError with a reason."""
+    if kind == ImportJob.ColumnType.TEXT:
+        return value
+    if kind == ImportJob.ColumnType.NUMBER:
+        if INT_RE.match(value):
+            return int(value)
+        try:
+            number = float(value) if "_" not in value else None
+        except ValueError:
+            number = None
+        if number is None:
+            raise ValueError("is not a number")
+        if not math.isfinite(number):
+            raise ValueError("is not a finite number")
+        return number
+    if kind == ImportJob.ColumnType.BOOLEAN:
+        lowered = value.lower()
+        if lowered in TRUE:
+            return True
+        if lowered in FALSE:
+            return False
+        raise ValueError("is not true/false (or yes/no, 1/0)")
+    return _convert_date(value)
+
+
+def _convert_date(value: str) -> str:
+    if len(value) == 10 and ISO_DATE_RE.match(value):
+        try:
+            return datetime.date.fromisoformat(value).isoformat()
+        except ValueError:
+            raise ValueError("is not a date (use YYYY-MM-DD)") from None
+    match = SLASH_DATE_RE.match(value)
+    try:
+        if match:
+            return datetime.date(*(int(part) for part in match.groups())).isoformat()
+        moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError("is not a date (use YYYY-MM-DD)") from None
+    if len(value) <= 10:
+        return moment.date().isoformat()
+    return moment.isoformat()
+
+
+class _Report:
+    """The error report, written as rejections come; created on the first one."""
+
+    def __init__(self, job: ImportJob) -> None:
+        self.job, self.file, self.writer, self.name = job, None, None, ""
+
+    def add(self, row: int, value: str, reason: str) -> None:
+        if self.writer is None:
+            self.name = f"imports/errors/import-{self.job.pk}-errors.csv"
+            path = Path(settings.MEDIA_ROOT) / self.name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.file = open(path, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
+            self.writer = csv.writer(self.file)
+            self.writer.writerow(["row", "value", "reason"])
+        if len(value) > 200:
+            value = value[:200] + "…"
+        self.writer.writerow([row, BAD_TEXT_RE.sub("\ufffd", value), reason])
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+def _records(reader) -> Iterator[tuple[list[str] | None, str]]:
+    """Each record, or (None, reason) for one the csv module could not read."""
+    while True:
+        try:
+            yield next(reader), ""
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield None, f"unreadable CSV row: {exc}"
+
+
+def import_run(*, job: ImportJob) -> ImportJob:
+    """Run a queued import to the end. Claims the job first: a second run does nothing."""
+    now = timezone.now()
+    claimed = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.QUEUED).update(
+        status=ImportJob.Status.RUNNING, started_at=now, heartbeat_at=now
+    )
+    if claimed != 1:
+        return job
+    report = _Report(job)
+    try:
+        _stream(job, report)
+    except Exception as exc:  # the job must end failed, whatever stopped it
+        if not isinstance(exc, OSError | ImportFileError | UnicodeError):
+            logger.exception("import %s failed", job.pk)
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportJob.Status.FAILED,
+            error_message=str(exc)[:2000] or exc.__class__.__name__,
+            finished_at=timezone.now(),
+        )
+    else:
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportJob.Status.COMPLETED,
+            error_report=report.name,
+            bytes_read=F("bytes_total"),
+            finished_at=timezone.now(),
+        )
+    finally:
+        report.close()
+    job.refresh_from_db()
+    return job
+
+
+def _stream(job: ImportJob, report: _Report) -> None:
+    """Parse in a thread while this one writes to the database, so the two overlap.
+
+    The queue holds at most two chunks, which keeps memory flat. The parser never touches the
+    database (it has no connection of its own); this thread does all the writes."""
+    mapping = validate_mapping(header=job.header, mapping=job.mapping)
+    chunks: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+    parser = threading.Thread(
+        target=_parse_file, args=(job, mapping, report, chunks, stop), daemon=True
+    )
+    parser.start()
+    totals = {"created": 0, "updated": 0}
+    try:
+        while (item := chunks.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            rows, counts, bytes_read = item
+            _flush(job, rows, totals, counts, bytes_read)
+    finally:
+        stop.set()
+        while not chunks.empty():
+            chunks.get_nowait()
+        parser.join(timeout=10)
+    attribute_keys_record(types=dict(mapping["attributes"].items()))
+
+
+def _parse_file(
+    job: ImportJob, mapping: dict, report: _Report, out: queue.Queue, stop: threading.Event
+) -> None:
+    def put(item: object) -> None:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    try:
+        header, width = job.header, len(job.header)
+        line_col = header.index(mapping["line_id"])
+        name_col = header.index(mapping["display_name"]) if mapping["display_name"] else None
+        attr_cols = [(n, header.index(n), kind) for n, kind in mapping["attributes"].items()]
+        counts = {"rows_read": 0, "rejected": 0}
+        chunk: list[ContactRow] = []
+        with open(job.path, "rb") as raw:
+            text = io.TextIOWrapper(
+                raw, encoding=job.encoding, errors="surrogateescape", newline=""
+            )
+            reader = csv.reader(text, delimiter=job.delimiter or ",")
+            next(reader, None)
+            row_number = 1
+            for record, error in _records(reader):
+                if record is not None and not any(cell.strip() for cell in record):
+                    continue  # blank lines are not rows
+                row_number += 1
+                counts["rows_read"] += 1
+                row, value, reason = _parse(record, error, width, line_col, name_col, attr_cols)
+                if row is None:
+                    counts["rejected"] += 1
+                    report.add(row_number, value, reason)
+                else:
+                    chunk.append(row)
+                if len(chunk) >= CHUNK_ROWS:
+                    put((chunk, dict(counts), raw.tell()))
+                    chunk = []
+                    if stop.is_set():
+                        return
+            put((chunk, dict(counts), raw.tell()))
+        put(None)
+    except BaseException as exc:  # handed to the writing thread, which raises it
+        put(exc)
+
+
+def _parse(
+    record: list[str] | None,
+    error: str,
+    width: int,
+    line_col: int,
+    name_col: int | None,
+    attr_cols: list[tuple[str, int, str]],
+) -> tuple[ContactRow | None, str, str]:
+    """A record as a ContactRow, or (None, offending value, reason)."""
+    if record is None:
+        return None, "", error
+    if len(record) != width and not (
+        len(record) > width and not any(c.strip() for c in record[width:])
+    ):
+        return None, _joined(record), f"has {len(record)} fields; the header has {width}"
+    if BAD_TEXT_RE.search("".join(record)):
+        bad = next(cell for cell in record if BAD_TEXT_RE.search(cell))
+        return None, bad, "is not valid UTF-8 or Shift_JIS text"
+    line_id = record[line_col].strip()
+    if not LINE_ID_RE.match(line_id):
+        return None, line_id, "line_id must be U, C or R followed by 32 lowercase hex digits"
+    attributes: dict = {}
+    for name, index, kind in attr_cols:
+        cell = record[index].strip()
+        if not cell:
+            continue
+        if len(cell) > MAX_VALUE_CHARS:
+            return None, cell, f"{name}: longer than {MAX_VALUE_CHARS:,} characters"
+        try:
+            attributes[name] = convert(cell, kind)
+        except ValueError as exc:
+            return None, cell, f"{name}: {exc}"
+    display_name = record[name_col].strip()[:255] if name_col is not None else ""
+    return ContactRow(line_id, display_name, attributes), "", ""
+
+
+def _joined(record: list[str]) -> str:
+    return ",".join(record)
+
+
+def _flush(
+    job: ImportJob, rows: list[ContactRow], totals: dict, counts: dict, bytes_read: int
+) -> None:
+    if rows:
+        created, updated = contacts_upsert_rows(
+            rows=rows, source=Contact.Source.IMPORT, replace_attributes=job.replace_attributes
+        )
+        totals["created"] += created
+        totals["updated"] += updated
+    ImportJob.objects.filter(pk=job.pk).update(
+        bytes_read=bytes_read, heartbeat_at=timezone.now(), **counts, **totals
+    )

@@ -1,0 +1,202 @@
+"""Reads over contacts: the one compiler of segment rules, counts, the catalogue, lists."""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from audiences.expressions import (
+    AttributeCompare,
+    AttributeContains,
+    AttributeEquals,
+    AttributeExists,
+    AttributeValueSearch,
+)
+from audiences.models import AttributeKey, Contact, ImportJob, Segment
+from audiences.rules import WITHIN, Condition, Group, parse_date, parse_rules
+
+LIST_PAGE_SIZE = 50
+LINE_ID_PREFIX_RE = re.compile(r"^[UCR][0-9a-f]{1,32}$")
+SAMPLE_SIZE = 20
+
+
+def segment_contacts(*, rules: dict) -> QuerySet[Contact]:
+    """The contacts a rule tree matches, as one queryset. Raises RuleError for a bad tree."""
+    return Contact.objects.filter(_group_q(parse_rules(rules)))
+
+
+# "Expected recipients": the contacts a campaign will attempt. Like the engine (DESIGN §3), only
+# opt-outs and contacts known to have unfollowed (blocked) are left out; an unknown follow status
+# (CSV imports, the API) is attempted.
+REACHABLE = Q(opted_out=False) & ~Q(follow_status=Contact.FollowStatus.UNFOLLOWED)
+
+
+def reachable(qs: QuerySet[Contact]) -> QuerySet[Contact]:
+    return qs.filter(REACHABLE)
+
+
+def rules_count(*, rules: dict) -> dict:
+    """Matching contacts and expected recipients, in one pass over the matching rows."""
+    return segment_contacts(rules=rules).aggregate(
+        count=Count("id"), expected_recipients=Count("id", filter=REACHABLE)
+    )
+
+
+def segment_count(*, segment: Segment) -> dict:
+    return rules_count(rules=segment.rules)
+
+
+def segment_sample(*, rules: dict, size: int = SAMPLE_SIZE) -> list[Contact]:
+    return list(segment_contacts(rules=rules).order_by("-id")[:size])
+
+
+def _group_q(group: Group) -> Q:
+    parts = [_group_q(c) if isinstance(c, Group) else _condition_q(c) for c in group.children]
+    if not parts:
+        return Q() if group.match == "all" else Q(pk__in=[])
+    combined = parts[0]
+    for part in parts[1:]:
+        combined = combined & part if group.match == "all" else combined | part
+    return combined
+
+
+def _condition_q(cond: Condition) -> Q:
+    key = cond.attribute_key
+    if key is not None:
+        return _attribute_q(key, cond.op, cond.value)
+    field, op, value = cond.field, cond.op, cond.value
+    if field in ("line_id", "display_name"):
+        return _text_q(field, op, value)
+    if field in ("created_at", "last_interaction_at"):
+        return _time_q(field, op, value)
+    if op == "eq":
+        return Q(**{field: value})
+    if op == "neq":
+        return ~Q(**{field: value})
+    return Q(**{f"{field}__in": value})  # "in" on a choice field
+
+
+def _attribute_q(key: str, op: str, value: object) -> Q:
+    if op == "exists":
+        return Q(AttributeExists(key))
+    if op == "not_exists":
+        return ~Q(AttributeExists(key))
+    if op == "eq":
+        return Q(AttributeEquals(key, value))
+    if op == "neq":
+        return ~Q(AttributeEquals(key, value))
+    if op == "in":
+        q = Q(AttributeEquals(key, value[0]))
+        for item in value[1:]:
+            q |= Q(AttributeEquals(key, item))
+        return q
+    if op == "contains":
+        return Q(AttributeContains(key, value))
+    if op == "within_last":
+        since = (timezone.now() - WITHIN[value]).astimezone(datetime.UTC)
+        return Q(AttributeCompare(key, since.strftime("%Y-%m-%dT%H:%M:%S"), "gte"))
+    return Q(AttributeCompare(key, value, op))
+
+
+def _text_q(field: str, op: str, value: object) -> Q:
+    if op == "exists":
+        return ~Q(**{field: ""})
+    if op == "not_exists":
+        return Q(**{field: ""})
+    if op == "eq":
+        return Q(**{field: value})
+    if op == "neq":
+        return ~Q(**{field: value})
+    if op == "in":
+        return Q(**{f"{field}__in": value})
+    if field == "line_id":
+        return Q(line_id__contains=value)
+    return Q(**{f"{field}__icontains": value})
+
+
+def _time_q(field: str, op: str, value: object) -> Q:
+    if op == "exists":
+        return Q(**{f"{field}__isnull": False})
+    if op == "not_exists":
+        return Q(**{f"{field}__isnull": True})
+    if op == "within_last":
+        return Q(**{f"{field}__gte": timezone.now() - WITHIN[value]})
+    moment = _as_datetime(parse_date(value), op)
+    return Q(**{f"{field}__{op}": moment})
+
+
+def _as_datetime(value: datetime.date | datetime.datetime, op: str) -> datetime.datetime:
+    """A bare date means the whole day: `> 2024-05-01` starts the next day, `<=` ends it."""
+    if isinstance(value, datetime.datetime):
+        return value if timezone.is_aware(value) else timezone.make_aware(value)
+    if op in ("gt", "lte"):
+        value = value + datetime.timedelta(days=1)
+    moment = timezone.make_aware(datetime.datetime.combine(value, datetime.time()))
+    return moment if op in ("gte", "lt") else moment - datetime.timedelta(microseconds=1)
+
+
+def attribute_catalogue() -> list[dict]:
+    return [{"key": k, "type": t} for k, t in AttributeKey.objects.values_list("key", "type")]
+
+
+def contact_search(
+    *,
+    q: str = "",
+    follow_status: str = "",
+    kind: str = "",
+    source: str = "",
+    segment: Segment | None = None,
+) -> QuerySet[Contact]:
+    qs = segment_contacts(rules=segment.rules) if segment else Contact.objects.all()
+    if follow_status:
+        qs = qs.filter(follow_status=follow_status)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if source:
+        qs = qs.filter(source=source)
+    q = q.strip()
+    if q:
+        text_q = Q(display_name__icontains=q) | Q(AttributeValueSearch("", q))
+        by_id = Q(line_id__startswith=q)
+        if not LINE_ID_PREFIX_RE.match(q):
+            qs = qs.filter(text_q)
+        elif len(q) >= 8:  # clearly a line id: the index answers it alone
+            qs = qs.filter(by_id)
+        else:  # "Cafe" may start a line id or a name
+            qs = qs.filter(by_id | text_q)
+    return qs.order_by("-id")
+
+
+def keyset_page(qs: QuerySet[Contact], *, before: int | None, size: int = LIST_PAGE_SIZE):
+    """One page of contacts newest first, without counting the whole table.
+
+    Returns (rows, next_before): pass next_before as `before` for the following page."""
+    if before:
+        qs = qs.filter(id__lt=before)
+    rows = list(qs[: size + 1])
+    next_before = rows[size - 1].id if len(rows) > size else None
+    return rows[:size], next_before
+
+
+def contact_events(*, contact: Contact, limit: int = 50) -> list:
+    from connections.models import WebhookEvent
+
+    line_ids = [contact.line_id, *contact.merged_line_ids]
+    return list(WebhookEvent.objects.filter(source_id__in=line_ids)[:limit])
+
+
+def contact_deliveries(*, contact: Contact, limit: int = 50) -> list:
+    from campaigns.models import Delivery
+
+    return list(
+        Delivery.objects.filter(contact=contact)
+        .select_related("campaign")
+        .order_by("-created_at")[:limit]
+    )
+
+
+def import_jobs() -> QuerySet[ImportJob]:
+    return ImportJob.objects.select_related("created_by")

@@ -1,0 +1,367 @@
+"""Writes to contacts and segments: upsert with identify/merge, bulk upsert, opt-out, delete."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from django.db import connection as db_connection
+from django.db import transaction
+from django.utils import timezone
+
+from audiences.models import AttributeKey, Contact, Segment
+from audiences.rules import parse_date, parse_rules
+from lineapi import LINE_ID_RE
+from linecampaigns.services import audit_record
+
+BULK_MAX = 10_000
+SQL_ROWS = 500  # rows per INSERT statement
+
+
+class ContactError(ValueError):
+    """A contact write that cannot be done; `field` names the input at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+@dataclass
+class ContactRow:
+    """One contact for the bulk path: no external id, so no merge to consider."""
+
+    line_id: str
+    display_name: str = ""
+    attributes: dict = field(default_factory=dict)
+
+
+def validate_line_id(line_id: object) -> str:
+    if not isinstance(line_id, str) or not LINE_ID_RE.match(line_id):
+        raise ContactError(
+            "line_id", "must be U, C or R followed by 32 lowercase hex digits (a LINE id)."
+        )
+    return line_id
+
+
+def infer_type(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return AttributeKey.Type.BOOLEAN
+    if isinstance(value, int | float):
+        return AttributeKey.Type.NUMBER
+    if isinstance(value, list):
+        return AttributeKey.Type.LIST
+    if isinstance(value, dict):
+        return AttributeKey.Type.OBJECT
+    return AttributeKey.Type.DATE if parse_date(value) else AttributeKey.Type.TEXT
+
+
+def attribute_keys_record(*, types: dict[str, str]) -> None:
+    """Keep the attribute catalogue current: add new keys, update changed types."""
+    types = {k[:100]: t for k, t in types.items() if t}
+    if not types:
+        return
+    known = dict(AttributeKey.objects.filter(key__in=list(types)).values_list("key", "type"))
+    changed = [AttributeKey(key=k, type=t) for k, t in types.items() if known.get(k) != t]
+    if changed:
+        AttributeKey.objects.bulk_create(
+            changed, update_conflicts=True, unique_fields=["key"], update_fields=["type", "seen_at"]
+        )
+
+
+def _merge_attributes(old: dict, new: dict | None, replace: bool) -> dict:
+    merged = dict(new or {}) if replace else {**old, **(new or {})}
+    return {k: v for k, v in merged.items() if v is not None}
+
+
+@transaction.atomic
+def contact_upsert(
+    *,
+    line_id: str,
+    display_name: str | None = None,
+    attributes: dict | None = None,
+    external_id: str | None = None,
+    opted_out: bool | None = None,
+    source: str = Contact.Source.API,
+    replace_attributes: bool = False,
+    connection=None,
+) -> tuple[Contact, bool]:
+    """Create or update the contact with `line_id`; returns (contact, created).
+
+    With an `external_id` that another contact already holds while `line_id` belongs to an
+    anonymous contact (no external id, e.g. created by a webhook), the two are merged into the
+    identified one, which takes the new line id (see `_contact_merge`). A `None` attribute
+    value removes that key."""
+    validate_line_id(line_id)
+    if attributes is not None and not isinstance(attributes, dict):
+        raise ContactError("attributes", "must be a JSON object.")
+    if external_id is not None and (not isinstance(external_id, str) or not external_id.strip()):
+        raise ContactError("external_id", "must be a non-empty string.")
+    by_line = Contact.objects.select_for_update().filter(line_id=line_id).first()
+    by_external = (
+        Contact.objects.select_for_update().filter(external_id=external_id).first()
+        if external_id
+        else None
+    )
+    if by_line and external_id and by_line.external_id not in (None, external_id):
+        raise ContactError(
+            "external_id",
+            f"{line_id} is already identified as another external id; delete it first.",
+        )
+    if by_line and by_external and by_line.pk != by_external.pk:
+        contact = _contact_merge(primary=by_external, anonymous=by_line)
+    else:
+        contact = by_line or by_external
+    created = contact is None
+    if created:
+        contact = Contact(line_id=line_id, source=source, connection=connection)
+    contact.line_id = line_id
+    if display_name is not None:
+        contact.display_name = display_name[:255]
+    if attributes is not None or replace_attributes:
+        contact.attributes = _merge_attributes(contact.attributes, attributes, replace_attributes)
+    if external_id:
+        contact.external_id = external_id
+    if opted_out is not None:
+        contact.opted_out = opted_out
+    if connection is not None and contact.connection_id is None:
+        contact.connection = connection
+    contact.save()
+    if attributes:
+        attribute_keys_record(types={k: infer_type(v) for k, v in attributes.items()})
+    return contact, created
+
+
+def _contact_merge(*, primary: Contact, anonymous: Contact) -> Contact:
+    """Fold an anonymous contact into an identified one, as Customer.io does on identify.
+
+    Attributes combine (the identified profile wins on a clash); deliveries move over (where
+    both received the same campaign, the anonymous row keeps its line id and loses its link);
+    the anonymous line id is remembered so its webhook events still show."""
+    from campaigns.models import Delivery
+
+    Delivery.objects.filter(contact=anonymous).exclude(
+        campaign_id__in=Delivery.objects.filter(contact=primary).values("campaign_id")
+    ).update(contact=primary)
+    primary.attributes = {**anonymous.attributes, **primary.attributes}
+    primary.display_name = primary.display_name or anonymous.display_name
+    primary.picture_url = primary.picture_url or anonymous.picture_url
+    primary.opted_out = primary.opted_out or anonymous.opted_out
+    primary.connection_id = primary.connection_id or anonymous.connection_id
+    if anonymous.follow_status != Contact.FollowStatus.UNKNOWN:
+        primary.follow_status = anonymous.follow_status
+    times = [t for t in (primary.last_interaction_at, anonymous.last_interaction_at) if t]
+    primary.last_interaction_at = max(times) if times else None
+    previous = [primary.line_id, anonymous.line_id, *anonymous.merged_line_ids]
+    primary.merged_line_ids = sorted(set(primary.merged_line_ids + previous))
+    details = {"merged_line_id": anonymous.line_id, "previous_line_id": primary.line_id}
+    anonymous.delete()
+    audit_record(actor=None, action="contact.merge", target=primary, details=details)
+    return primary
+
+
+def contacts_bulk_upsert(*, contacts: list[dict], source: str = Contact.Source.API) -> dict:
+    """Upsert up to BULK_MAX contacts; a bad item is rejected alone, never the whole batch.
+
+    Returns {"created", "updated", "rejected": [{"index", "line_id", "reason"}]}."""
+    if len(contacts) > BULK_MAX:
+        raise ContactError("contacts", f"at most {BULK_MAX:,} contacts per request.")
+    created = updated = 0
+    rejected: list[dict] = []
+    plain: list[ContactRow] = []
+    for index, item in enumerate(contacts):
+        line_id = item.get("line_id") if isinstance(item, dict) else None
+        try:
+            validate_line_id(line_id)
+            attributes = item.get("attributes")
+            if attributes is not None and not isinstance(attributes, dict):
+                raise ContactError("attributes", "must be a JSON object.")
+            if item.get("external_id") or item.get("opted_out") is not None:
+                _, was_created = contact_upsert(
+                    line_id=line_id,
+                    display_name=item.get("display_name"),
+                    attributes=attributes,
+                    external_id=item.get("external_id"),
+                    opted_out=item.get("opted_out"),
+                    source=source,
+                )
+                created, updated = created + was_created, updated + (not was_created)
+            else:
+                name = item.get("display_name") or ""
+                plain.append(ContactRow(line_id, str(name)[:255], attributes or {}))
+        except ContactError as exc:
+            rejected.append({"index": index, "line_id": line_id, "reason": f"{exc.field} {exc}"})
+    new, changed = contacts_upsert_rows(rows=plain, source=source)
+    attribute_keys_record(
+        types={k: infer_type(v) for row in plain for k, v in row.attributes.items()}
+    )
+    return {"created": created + new, "updated": updated + changed, "rejected": rejected}
+
+
+def contacts_upsert_rows(
+    *, rows: list[ContactRow], source: str, replace_attributes: bool = False
+) -> tuple[int, int]:
+    """Upsert rows by line id with a few bulk statements; returns (created, updated).
+
+    Attributes merge into the stored ones (or replace them). Rows repeating a line id fold into
+    one, later values winning, and count as updates."""
+    if not rows:
+        return 0, 0
+    folded: dict[str, ContactRow] = {}
+    for row in rows:
+        seen = folded.get(row.line_id)
+        if seen is None:
+            folded[row.line_id] = row
+        else:  # a new row rather than changing the caller's
+            folded[row.line_id] = ContactRow(
+                row.line_id,
+                row.display_name or seen.display_name,
+                _merge_attributes(seen.attributes, row.attributes, replace_attributes),
+            )
+    unique = list(folded.values())
+    if db_connection.vendor == "postgresql":
+        created = _upsert_postgresql(unique, source, replace_attributes)
+    else:
+        created = _upsert_sqlite(unique, source, replace_attributes)
+    return created, len(rows) - created
+
+
+STAGE = "audiences_contact_stage"
+CONTACT_COLUMNS = (
+    "line_id, kind, display_name, picture_url, attributes, merged_line_ids, follow_status, "
+    "opted_out, source, created_at, updated_at"
+)
+
+
+def _upsert_postgresql(rows: list[ContactRow], source: str, replace: bool) -> int:
+    """COPY the rows into a temporary table, then one INSERT ... ON CONFLICT from it.
+    Returns how many were created."""
+    table = Contact._meta.db_table
+    now = timezone.now()
+    with transaction.atomic(), db_connection.cursor() as cursor:
+        # A crash can lose the last chunks; the import is idempotent and can simply be rerun.
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} (line_id varchar(33), kind text, "
+            "display_name text, attributes jsonb) ON COMMIT DELETE ROWS"
+        )
+        cursor.execute(f"TRUNCATE {STAGE}")  # ON COMMIT does not run inside an outer transaction
+        with cursor.copy(
+            f"COPY {STAGE} (line_id, kind, display_name, attributes) FROM STDIN"
+        ) as copy:
+            for row in rows:
+                attributes = {k: v for k, v in row.attributes.items() if v is not None}
+                copy.write_row(
+                    (
+                        row.line_id,
+                        Contact.kind_for(row.line_id),
+                        row.display_name,
+                        json.dumps(attributes, ensure_ascii=False),
+                    )
+                )
+        attrs = "EXCLUDED.attributes" if replace else "c.attributes || EXCLUDED.attributes"
+        cursor.execute(
+            f"WITH upserted AS (INSERT INTO {table} AS c ({CONTACT_COLUMNS}) "
+            "SELECT line_id, kind, display_name, '', attributes, '[]'::jsonb, 'unknown', false, "
+            f"%s, %s, %s FROM {STAGE} "
+            f"ON CONFLICT (line_id) DO UPDATE SET attributes = jsonb_strip_nulls({attrs}), "
+            "display_name = CASE WHEN EXCLUDED.display_name <> '' THEN EXCLUDED.display_name "
+            "ELSE c.display_name END, updated_at = EXCLUDED.updated_at "
+            # xmax = 0 marks a row this statement inserted rather than updated.
+            "RETURNING (xmax = 0) AS inserted) "
+            "SELECT count(*) FROM upserted WHERE inserted",
+            [source, now, now],
+        )
+        return cursor.fetchone()[0]
+
+
+def _upsert_sqlite(rows: list[ContactRow], source: str, replace: bool) -> int:
+    now = timezone.now()
+    existing = 0
+    with transaction.atomic(), db_connection.cursor() as cursor:
+        for start in range(0, len(rows), SQL_ROWS):
+            part = rows[start : start + SQL_ROWS]
+            existing += Contact.objects.filter(line_id__in=[r.line_id for r in part]).count()
+            sql, params = _upsert_sql(part, source, replace, now)
+            cursor.execute(sql, params)
+    return len(rows) - existing
+
+
+def _upsert_sql(rows: list[ContactRow], source: str, replace: bool, now) -> tuple[str, list]:
+    table = Contact._meta.db_table
+    one = "(%s, %s, %s, '', %s, '[]', 'unknown', 0, %s, %s, %s)"
+    attrs = (
+        "excluded.attributes" if replace else f"json_patch({table}.attributes, excluded.attributes)"
+    )
+    params: list = []
+    for row in rows:
+        attributes = {k: v for k, v in row.attributes.items() if v is not None}
+        params += [
+            row.line_id,
+            Contact.kind_for(row.line_id),
+            row.display_name,
+            json.dumps(attributes, ensure_ascii=False),
+            source,
+            now,
+            now,
+        ]
+    sql = (
+        f"INSERT INTO {table} (line_id, kind, display_name, picture_url, attributes, "
+        "merged_line_ids, follow_status, opted_out, source, created_at, updated_at) "
+        f"VALUES {', '.join([one] * len(rows))} "
+        f"ON CONFLICT (line_id) DO UPDATE SET attributes = {attrs}, "
+        "display_name = CASE WHEN excluded.display_name <> '' THEN excluded.display_name "
+        f"ELSE {table}.display_name END, updated_at = excluded.updated_at"
+    )
+    return sql, params
+
+
+def contact_update(*, contact: Contact, actor, display_name: str, attributes: dict) -> Contact:
+    contact.display_name = display_name[:255]
+    contact.attributes = {k: v for k, v in attributes.items() if v is not None}
+    contact.save()
+    attribute_keys_record(types={k: infer_type(v) for k, v in contact.attributes.items()})
+    audit_record(actor=actor, action="contact.update", target=contact)
+    return contact
+
+
+def contact_opt_out(*, contact: Contact, actor, opted_out: bool = True) -> Contact:
+    contact.opted_out = opted_out
+    contact.save(update_fields=["opted_out", "updated_at"])
+    action = "contact.opt_out" if opted_out else "contact.opt_in"
+    audit_record(actor=actor, action=action, target=contact)
+    return contact
+
+
+def contact_delete(*, contact: Contact, actor) -> None:
+    audit_record(
+        actor=actor, action="contact.delete", target=contact, details={"line_id": contact.line_id}
+    )
+    contact.delete()
+
+
+def segment_create(*, name: str, rules: dict, user, description: str = "") -> Segment:
+    parse_rules(rules)
+    segment = Segment.objects.create(
+        name=name, rules=rules, description=description, created_by=user
+    )
+    audit_record(actor=user, action="segment.create", target=segment)
+    return segment
+
+
+def segment_update(
+    *, segment: Segment, user, name: str, rules: dict, description: str = ""
+) -> Segment:
+    parse_rules(rules)
+    segment.name, segment.rules, segment.description = name, rules, description
+    segment.save()
+    audit_record(actor=user, action="segment.update", target=segment)
+    return segment
+
+
+def segment_delete(*, segment: Segment, user) -> None:
+    """Raises ProtectedError if a campaign uses the segment."""
+    with transaction.atomic():
+        audit_record(actor=user, action="segment.delete", target=segment)
+        segment.delete()

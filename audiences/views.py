@@ -1,0 +1,324 @@
+import json
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import ProtectedError
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from audiences import builder as builder_rows
+from audiences.forms import (
+    ContactEditForm,
+    ContactFilterForm,
+    ImportMappingForm,
+    ImportUploadForm,
+    SegmentForm,
+)
+from audiences.imports import (
+    ImportFileError,
+    import_job_create,
+    import_job_preview,
+    import_job_start,
+)
+from audiences.models import Contact, ImportJob, Segment
+from audiences.rules import RuleError, parse_rules
+from audiences.selectors import (
+    attribute_catalogue,
+    contact_deliveries,
+    contact_events,
+    contact_search,
+    import_jobs,
+    keyset_page,
+    rules_count,
+    segment_count,
+    segment_sample,
+)
+from audiences.services import (
+    contact_delete,
+    contact_opt_out,
+    contact_update,
+    segment_create,
+    segment_delete,
+    segment_update,
+)
+from linecampaigns.pages import paginate, render_page
+from linecampaigns.roles import READERS, WRITERS, has_role, role_required
+
+
+def _can_write(request: HttpRequest) -> bool:
+    return has_role(request.user, *WRITERS)
+
+
+def _writers_only(request: HttpRequest) -> None:
+    if not _can_write(request):
+        raise PermissionDenied("Your role can read audiences but not change them.")
+
+
+@role_required(*READERS)
+def contact_list(request: HttpRequest) -> HttpResponse:
+    form = ContactFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    qs = contact_search(**{k: v for k, v in filters.items() if v})
+    before = request.GET.get("before", "")
+    rows, next_before = keyset_page(qs, before=int(before) if before.isdigit() else None)
+    query = request.GET.copy()
+    query.pop("before", None)
+    context = {
+        "form": form,
+        "contacts": rows,
+        "next_before": next_before,
+        "paged": bool(before),
+        "query": query.urlencode(),
+        "filtered": any(filters.values()) if filters else False,
+        "tab": "contacts",
+        "can_write": _can_write(request),
+    }
+    return render_page(
+        request, "audiences/contact_list.html", context, partial="audiences/_contact_rows.html"
+    )
+
+
+@role_required(*READERS)
+def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = get_object_or_404(Contact, pk=pk)
+    form = None
+    if _can_write(request):
+        initial = {
+            "display_name": contact.display_name,
+            "attributes": json.dumps(contact.attributes, indent=2, ensure_ascii=False),
+        }
+        form = ContactEditForm(request.POST or None, initial=initial)
+        if request.method == "POST" and form.is_valid():
+            contact_update(contact=contact, actor=request.user, **form.cleaned_data)
+            messages.success(request, "Contact saved.")
+            return redirect("contact_detail", pk=contact.pk)
+    elif request.method == "POST":
+        _writers_only(request)
+    context = {
+        "contact": contact,
+        "form": form,
+        "events": contact_events(contact=contact),
+        "deliveries": contact_deliveries(contact=contact),
+        "tab": "contacts",
+        "can_write": _can_write(request),
+    }
+    return render(request, "audiences/contact_detail.html", context)
+
+
+@require_POST
+@role_required(*WRITERS)
+def contact_opt_out_view(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = get_object_or_404(Contact, pk=pk)
+    opted_out = request.POST.get("opted_out") == "true"
+    contact_opt_out(contact=contact, actor=request.user, opted_out=opted_out)
+    messages.success(request, "Opted out." if opted_out else "Opted back in.")
+    return redirect("contact_detail", pk=contact.pk)
+
+
+@require_POST
+@role_required(*WRITERS)
+def contact_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = get_object_or_404(Contact, pk=pk)
+    contact_delete(contact=contact, actor=request.user)
+    messages.success(request, f"Deleted {contact.line_id}.")
+    return redirect("contact_list")
+
+
+@role_required(*READERS)
+def segment_list(request: HttpRequest) -> HttpResponse:
+    page = paginate(request, Segment.objects.select_related("created_by"))
+    context = {"page": page, "tab": "segments", "can_write": _can_write(request)}
+    return render(request, "audiences/segment_list.html", context)
+
+
+@role_required(*READERS)
+def segment_count_view(request: HttpRequest, pk: int) -> HttpResponse:
+    segment = get_object_or_404(Segment, pk=pk)
+    try:
+        counts = segment_count(segment=segment)
+    except RuleError as exc:
+        counts = {"error": exc}
+    return render(request, "audiences/_segment_count_cell.html", {"counts": counts})
+
+
+def _types() -> dict[str, str]:
+    return {c["key"]: c["type"] for c in attribute_catalogue()}
+
+
+def _builder_context(builder: builder_rows.Builder, error: str = "") -> dict:
+    catalogue = attribute_catalogue()
+    types = {c["key"]: c["type"] for c in catalogue}
+    return {
+        "builder": builder,
+        "blocks": builder.blocks(),
+        "rules_json": json.dumps(
+            builder_rows.to_rules(builder, types), indent=2, ensure_ascii=False
+        ),
+        "field_options": builder_rows.field_options(catalogue),
+        "op_options": builder_rows.op_options(),
+        "value_hints": builder_rows.value_hints(),
+        "builder_error": error,
+    }
+
+
+@role_required(*READERS)
+def segment_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    segment = get_object_or_404(Segment, pk=pk) if pk else None
+    if request.method == "POST":
+        _writers_only(request)
+        form = SegmentForm(request.POST)
+        builder = builder_rows.from_post(request.POST)
+        rules = builder_rows.to_rules(builder, _types())
+        error = ""
+        if form.is_valid():
+            try:
+                if segment:
+                    segment_update(
+                        segment=segment, user=request.user, rules=rules, **form.cleaned_data
+                    )
+                else:
+                    segment = segment_create(user=request.user, rules=rules, **form.cleaned_data)
+            except RuleError as exc:
+                error = str(exc)
+            else:
+                messages.success(request, f"Segment “{segment.name}” saved.")
+                return redirect("segment_list")
+    else:
+        initial = {"name": segment.name, "description": segment.description} if segment else None
+        form = SegmentForm(initial=initial)
+        if segment:
+            builder = builder_rows.from_rules(segment.rules)
+        else:
+            builder = builder_rows.apply_action(builder_rows.Builder(), "add")
+        error = ""
+    context = {
+        "form": form,
+        "segment": segment,
+        "tab": "segments",
+        "can_write": _can_write(request),
+        **_builder_context(builder, error),
+    }
+    return render(request, "audiences/segment_edit.html", context)
+
+
+@require_POST
+@role_required(*READERS)
+def segment_builder(request: HttpRequest) -> HttpResponse:
+    """htmx: add or remove rows, or load the rows from the JSON box; returns the builder."""
+    action = request.POST.get("action", "")
+    error = ""
+    if action == "apply-json":
+        try:
+            rules = json.loads(request.POST.get("rules_json", ""))
+            parse_rules(rules)
+            builder = builder_rows.from_rules(rules)
+        except (ValueError, RuleError) as exc:
+            builder, error = builder_rows.from_post(request.POST), f"JSON not applied: {exc}"
+    else:
+        builder = builder_rows.apply_action(builder_rows.from_post(request.POST), action)
+    response = render(request, "audiences/_segment_builder.html", _builder_context(builder, error))
+    response["HX-Trigger"] = "rules-changed"
+    return response
+
+
+@require_POST
+@role_required(*READERS)
+def segment_preview(request: HttpRequest) -> HttpResponse:
+    """htmx: the live count, expected recipients and a sample for the rows being edited."""
+    rules = builder_rows.to_rules(builder_rows.from_post(request.POST), _types())
+    try:
+        context = {**rules_count(rules=rules), "sample": segment_sample(rules=rules)}
+    except RuleError as exc:
+        context = {"error": exc}
+    return render(request, "audiences/_segment_preview.html", context)
+
+
+@require_POST
+@role_required(*WRITERS)
+def segment_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
+    segment = get_object_or_404(Segment, pk=pk)
+    try:
+        segment_delete(segment=segment, user=request.user)
+    except ProtectedError:
+        messages.error(request, f"“{segment.name}” is the audience of a campaign; kept.")
+    else:
+        messages.success(request, f"Deleted segment “{segment.name}”.")
+    return redirect("segment_list")
+
+
+@role_required(*READERS)
+def import_list(request: HttpRequest) -> HttpResponse:
+    form = ImportUploadForm()
+    if request.method == "POST":
+        _writers_only(request)
+        limit = settings.CONTACT_IMPORT_MAX_MB * 1024 * 1024
+        if int(request.META.get("CONTENT_LENGTH") or 0) > limit + 1024 * 1024:
+            form.add_error(
+                None, f"The file is larger than the {settings.CONTACT_IMPORT_MAX_MB} MB limit."
+            )
+        else:
+            form = ImportUploadForm(request.POST, request.FILES)
+            if form.is_valid():
+                upload = form.cleaned_data["file"]
+                try:
+                    job = import_job_create(
+                        original_name=upload.name, user=request.user, uploaded_file=upload
+                    )
+                except ImportFileError as exc:
+                    form.add_error("file", str(exc))
+                else:
+                    return redirect("import_detail", pk=job.pk)
+    context = {
+        "form": form,
+        "page": paginate(request, import_jobs()),
+        "tab": "imports",
+        "can_write": _can_write(request),
+        "max_mb": settings.CONTACT_IMPORT_MAX_MB,
+    }
+    return render(request, "audiences/import_list.html", context)
+
+
+@role_required(*READERS)
+def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(ImportJob, pk=pk)
+    context = {"job": job, "tab": "imports", "can_write": _can_write(request)}
+    if job.status == ImportJob.Status.MAPPING:
+        initial = {"line_id": job.mapping.get("line_id")}
+        form = ImportMappingForm(request.POST or None, job=job, initial=initial)
+        if request.method == "POST":
+            _writers_only(request)
+            if form.is_valid():
+                try:
+                    import_job_start(
+                        job=job,
+                        mapping=form.mapping(),
+                        replace_attributes=form.cleaned_data["replace_attributes"],
+                        user=request.user,
+                    )
+                except ImportFileError as exc:
+                    form.add_error(None, str(exc))
+                else:
+                    return redirect("import_detail", pk=job.pk)
+        try:
+            context["preview"] = import_job_preview(job=job)
+        except (OSError, ImportFileError):
+            context["preview"] = []
+        context["form"] = form
+    return render_page(
+        request, "audiences/import_detail.html", context, partial="audiences/_import_progress.html"
+    )
+
+
+@role_required(*READERS)
+def import_errors(request: HttpRequest, pk: int) -> FileResponse:
+    job = get_object_or_404(ImportJob, pk=pk)
+    if not job.error_report:
+        raise Http404("This import has no error report.")
+    return FileResponse(
+        job.error_report.open("rb"),
+        as_attachment=True,
+        filename=f"import-{job.pk}-errors.csv",
+        content_type="text/csv",
+    )

@@ -1,0 +1,1 @@
+"""Scenario modules; each registers itself with `bench.registry.scenario`."""

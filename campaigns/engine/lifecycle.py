@@ -1,0 +1,248 @@
+"""Campaign-level engine steps: start (snapshot + enqueue), counters, completion, automatic
+pause, expiry, and the sweeper that re-queues what a crash or a lost message left behind."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from audiences.rules import RuleError
+from campaigns.engine.config import option
+from campaigns.engine.snapshot import campaign_recount, snapshot_take
+from campaigns.models import Campaign, Delivery, DeliveryBatch
+from campaigns.personalization import TemplateSyntaxProblem
+from linecampaigns.services import audit_record
+
+log = logging.getLogger(__name__)
+
+OPEN = (Delivery.Status.PENDING, Delivery.Status.SENDING)
+LIVE = (Campaign.Status.SENDING, Campaign.Status.PAUSED)
+EXPIRED_MESSAGE = "The campaign's send-by deadline passed before this was sent."
+UNKNOWN_MESSAGE = (
+    "A worker stopped while this was in flight and the campaign no longer sends: it may or may "
+    "not have been delivered."
+)
+
+
+def counters_add(campaign_id: int, counts: dict[str, int]) -> None:
+    """Advances the counters by the rows just written, in the caller's transaction."""
+    sent, failed = counts.get("sent", 0), counts.get("failed", 0)
+    skipped = counts.get("skipped", 0)
+    if not (sent or failed or skipped):
+        return
+    Campaign.objects.filter(pk=campaign_id).update(
+        sent=F("sent") + sent,
+        failed=F("failed") + failed,
+        attempted=F("attempted") + sent + failed,
+        skipped=F("skipped") + skipped,
+    )
+
+
+def enqueue_batches(campaign: Campaign, numbers: list[int]) -> None:
+    from campaigns.tasks import enqueue_batch
+
+    if not numbers:
+        return
+    DeliveryBatch.objects.filter(campaign=campaign, number__in=numbers).update(
+        queued_at=timezone.now()
+    )
+
+    def enqueue() -> None:
+        for number in numbers:
+            enqueue_batch(campaign.pk, number)
+
+    transaction.on_commit(enqueue)
+
+
+def batches_enqueue_pending(campaign: Campaign) -> list[int]:
+    numbers = list(
+        DeliveryBatch.objects.filter(campaign=campaign, status=DeliveryBatch.Status.PENDING)
+        .order_by("number")
+        .values_list("number", flat=True)
+    )
+    enqueue_batches(campaign, numbers)
+    return numbers
+
+
+def campaign_start(campaign: Campaign) -> None:
+    """The body of `campaigns.start_campaign`: snapshot once, then one task per batch."""
+    if campaign.status != Campaign.Status.SENDING:
+        return
+    try:
+        taken = snapshot_take(campaign)
+    except (RuleError, TemplateSyntaxProblem) as exc:
+        campaign_halt(campaign, f"The campaign cannot start: {exc}")
+        return
+    if taken:
+        Campaign.objects.filter(pk=campaign.pk, started_at__isnull=True).update(
+            started_at=timezone.now()
+        )
+    with transaction.atomic():
+        batches_enqueue_pending(campaign)
+    campaign_check_complete(campaign)
+
+
+def campaign_halt(campaign: Campaign, message: str) -> bool:
+    """Pauses a sending campaign on its own (monthly limit, 401) with the reason shown."""
+    with transaction.atomic():
+        changed = Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SENDING).update(
+            status=Campaign.Status.PAUSED, pause_reason=message
+        )
+        if changed:
+            audit_record(
+                actor=None,
+                action="campaign.pause",
+                target=campaign,
+                details={"reason": message, "automatic": True},
+            )
+    return bool(changed)
+
+
+def campaign_expire(campaign: Campaign) -> bool:
+    """Past the send-by deadline: what was not sent fails as `expired`."""
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Campaign.objects.filter(
+            pk=campaign.pk,
+            status__in=(Campaign.Status.SCHEDULED, Campaign.Status.SENDING, Campaign.Status.PAUSED),
+        ).update(status=Campaign.Status.EXPIRED, finished_at=now)
+        if not changed:
+            return False
+        failed = rows_not_in_flight(campaign).update(
+            status=Delivery.Status.FAILED,
+            reason="expired",
+            error_message=EXPIRED_MESSAGE,
+            finished_at=now,
+        )
+        counters_add(campaign.pk, {"failed": failed})
+        audit_record(actor=None, action="campaign.expire", target=campaign)
+    return True
+
+
+def campaign_check_complete(campaign: Campaign) -> bool:
+    """Completed when no row is pending or sending; the counters are recounted from the rows."""
+    status, send_by = Campaign.objects.values_list("status", "send_by").get(pk=campaign.pk)
+    if status in LIVE and send_by and timezone.now() > send_by:
+        campaign_expire(campaign)
+        return False
+    if status != Campaign.Status.SENDING:
+        return False
+    # Cheap answer while batches are open: each batch's task checks again once it is done (and
+    # the sweeper does for every sending campaign). Only then are the rows themselves asked,
+    # which walks every index entry the sent rows left behind.
+    if (
+        DeliveryBatch.objects.filter(campaign=campaign)
+        .exclude(status=DeliveryBatch.Status.DONE)
+        .exists()
+    ):
+        return False
+    if Delivery.objects.filter(campaign=campaign, status__in=OPEN).exists():
+        return False
+    with transaction.atomic():
+        changed = Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SENDING).update(
+            status=Campaign.Status.COMPLETED, finished_at=timezone.now()
+        )
+        if changed:
+            campaign_recount(campaign)
+    return bool(changed)
+
+
+def batch_settle_stopped(campaign: Campaign, number: int) -> None:
+    """A batch of a campaign that no longer sends, held by no worker (its task ran after a
+    pause or a cancel, or the sweeper found it abandoned). Paused: its rows wait as `pending`.
+    Cancelled or expired: rows that may have gone out fail as outcome unknown, the rest are
+    skipped as cancelled or fail as expired."""
+    now = timezone.now()
+    with transaction.atomic():
+        taken = DeliveryBatch.objects.filter(
+            campaign=campaign, number=number, status=DeliveryBatch.Status.PENDING
+        ).update(attempts=F("attempts") + 1, queued_at=None)
+        if not taken:
+            return
+        batch = DeliveryBatch.objects.get(campaign=campaign, number=number)
+        rows = Delivery.objects.filter(campaign=campaign, batch=number)
+        if campaign.status == Campaign.Status.PAUSED:
+            rows.filter(status=Delivery.Status.SENDING).update(status=Delivery.Status.PENDING)
+            return
+        multicast_tried = batch.mode == DeliveryBatch.Mode.MULTICAST and batch.first_attempt_at
+        uncertain = rows.filter(status__in=OPEN if multicast_tried else (Delivery.Status.SENDING,))
+        failed = uncertain.update(
+            status=Delivery.Status.FAILED,
+            reason="unknown_outcome",
+            error_message=UNKNOWN_MESSAGE,
+            finished_at=now,
+        )
+        left = rows.filter(status=Delivery.Status.PENDING)
+        if campaign.status == Campaign.Status.CANCELLED:
+            skipped = left.update(
+                status=Delivery.Status.SKIPPED, reason="cancelled", finished_at=now
+            )
+        else:
+            skipped = 0
+            failed += left.update(
+                status=Delivery.Status.FAILED,
+                reason="expired",
+                error_message=EXPIRED_MESSAGE,
+                finished_at=now,
+            )
+        counters_add(campaign.pk, {"failed": failed, "skipped": skipped})
+        DeliveryBatch.objects.filter(pk=batch.pk).update(
+            status=DeliveryBatch.Status.DONE, finished_at=now
+        )
+
+
+def rows_not_in_flight(campaign: Campaign):
+    """Pending rows no worker holds: a running batch settles its own rows when it stops."""
+    in_flight = DeliveryBatch.objects.filter(
+        campaign=campaign, status=DeliveryBatch.Status.SENDING
+    ).values("number")
+    return Delivery.objects.filter(campaign=campaign, status=Delivery.Status.PENDING).exclude(
+        batch__in=in_flight
+    )
+
+
+def sweep_stale_batches(*, lease_seconds: float | None = None) -> dict[str, int]:
+    """Re-queues batches left in `sending` past their lease, and batches whose task was lost.
+    The retry keys are unchanged, so LINE drops any request that already went out."""
+    now = timezone.now()
+    if lease_seconds is None:
+        lease_seconds = option("CAMPAIGN_BATCH_LEASE_SECONDS")
+    lease = datetime.timedelta(seconds=lease_seconds)
+    requeue = datetime.timedelta(seconds=option("CAMPAIGN_REQUEUE_AFTER_SECONDS"))
+    figures = {"stale": 0, "requeued": 0, "started": 0, "completed": 0}
+    stale = DeliveryBatch.objects.filter(
+        status=DeliveryBatch.Status.SENDING, claimed_at__lt=now - lease
+    ).select_related("campaign")
+    for batch in stale:
+        released = DeliveryBatch.objects.filter(
+            pk=batch.pk, status=DeliveryBatch.Status.SENDING, attempts=batch.attempts
+        ).update(status=DeliveryBatch.Status.PENDING, queued_at=None)
+        if not released:
+            continue
+        figures["stale"] += 1
+        log.warning("batch %s was left in sending past its lease; re-queued", batch)
+        if batch.campaign.status != Campaign.Status.SENDING:
+            batch_settle_stopped(batch.campaign, batch.number)
+    for campaign in Campaign.objects.filter(status=Campaign.Status.SENDING):
+        if campaign.snapshot_at is None:
+            if campaign.launched_at is None or campaign.launched_at < now - requeue:
+                from campaigns.tasks import enqueue_start
+
+                enqueue_start(campaign.pk)
+                figures["started"] += 1
+            continue
+        lost = DeliveryBatch.objects.filter(
+            campaign=campaign, status=DeliveryBatch.Status.PENDING
+        ).filter(Q(queued_at__isnull=True) | Q(queued_at__lt=now - requeue))
+        numbers = list(lost.values_list("number", flat=True))
+        with transaction.atomic():
+            enqueue_batches(campaign, numbers)
+        figures["requeued"] += len(numbers)
+        figures["completed"] += campaign_check_complete(campaign)
+    for campaign in Campaign.objects.filter(status__in=LIVE, send_by__lt=now):
+        campaign_expire(campaign)
+    return figures

@@ -1,0 +1,57 @@
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Field, Router, Schema
+
+from campaigns.models import MessageTemplate
+from campaigns.template_services import TemplateInvalid, template_create
+from linecampaigns.api import ApiError, require_role
+from linecampaigns.roles import READERS, WRITERS
+
+router = Router(tags=["templates"])
+
+
+class TemplateIn(Schema):
+    # Checked by the service, so that every problem is reported with the same field names.
+    name: str = ""
+    messages: Any = Field(None, description="1 to 5 LINE message objects; Liquid in strings.")
+
+
+class TemplateCreated(Schema):
+    id: int
+
+
+class TemplateOut(Schema):
+    id: int
+    name: str
+    messages: list
+    created_at: datetime
+    updated_at: datetime
+
+
+@router.post("/templates", response={201: TemplateCreated})
+def create_template(request: HttpRequest, payload: TemplateIn) -> tuple[int, dict]:
+    require_role(request, *WRITERS)
+    try:
+        template = template_create(user=request.user, name=payload.name, messages=payload.messages)
+    except TemplateInvalid as exc:
+        raise ApiError(400, "The template is not valid.", exc.errors) from exc
+    return 201, {"id": template.pk}
+
+
+@router.get("/templates", response=list[TemplateOut])
+def list_templates(request: HttpRequest, limit: int = 100, offset: int = 0) -> list:
+    """Newest first; page with `limit` (at most 500) and `offset`."""
+    require_role(request, *READERS)
+    limit, offset = max(1, min(limit, 500)), max(offset, 0)
+    return list(MessageTemplate.objects.all()[offset : offset + limit])
+
+
+@router.get("/templates/{template_id}", response=TemplateOut)
+def get_template(request: HttpRequest, template_id: int) -> MessageTemplate:
+    require_role(request, *READERS)
+    template = MessageTemplate.objects.filter(pk=template_id).first()
+    if template is None:
+        raise ApiError(404, "No template has this id.")
+    return template

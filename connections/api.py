@@ -1,0 +1,72 @@
+from django.http import HttpRequest
+from ninja import Router, Schema, Status
+from pydantic import Field
+
+from connections import selectors, services
+from connections.models import Connection
+from linecampaigns.api import ApiError, require_role
+from linecampaigns.roles import ADMIN
+
+router = Router(tags=["connections"])
+
+
+class ConnectionIn(Schema):
+    name: str = Field(min_length=1, max_length=100)
+    channel_access_token: str = Field(min_length=1, max_length=1000)
+    channel_secret: str = Field(min_length=1, max_length=200)
+    api_base_url: str | None = Field(default=None, max_length=300, pattern=r"^https?://\S+$")
+
+
+class ConnectionOut(Schema):
+    """Names and status only: never the token or the secret, even masked."""
+
+    id: int
+    name: str
+    status: str
+    last_error: str
+    bot_display_name: str
+    basic_id: str
+    is_sandbox: bool
+    quota_limit: int | None
+    quota_used: int | None
+    quota_remaining: int | None
+    webhook_url: str
+
+
+def _out(request: HttpRequest, connection: Connection) -> dict:
+    return {
+        "id": connection.pk,
+        "name": connection.name,
+        "status": connection.status,
+        "last_error": connection.last_error,
+        "bot_display_name": connection.bot_display_name,
+        "basic_id": connection.basic_id,
+        "is_sandbox": connection.is_sandbox,
+        "quota_limit": connection.quota_limit,
+        "quota_used": connection.quota_used,
+        "quota_remaining": connection.quota_remaining,
+        "webhook_url": selectors.webhook_url(connection, request),
+    }
+
+
+@router.get("/connections", response=list[ConnectionOut])
+def list_connections(request: HttpRequest) -> list[dict]:
+    return [_out(request, c) for c in selectors.connection_list()]
+
+
+@router.get("/connections/{connection_id}", response=ConnectionOut)
+def get_connection(request: HttpRequest, connection_id: int) -> dict:
+    connection = Connection.objects.filter(pk=connection_id).first()
+    if connection is None:
+        raise ApiError(404, f"No connection with id {connection_id}.")
+    return _out(request, connection)
+
+
+@router.post("/connections", response={201: ConnectionOut})
+def create_connection(request: HttpRequest, payload: ConnectionIn) -> Status:
+    require_role(request, ADMIN)
+    try:
+        connection = services.connection_create(actor=request.user, **payload.model_dump())
+    except services.ConnectionVerifyError as exc:
+        raise ApiError(400, exc.message, [{"field": exc.field, "message": exc.message}]) from None
+    return Status(201, _out(request, connection))

@@ -1,0 +1,62 @@
+from django import forms
+
+from linecampaigns.forms import BootstrapForm
+
+SECRET_WIDGET = forms.PasswordInput(attrs={"autocomplete": "off"})
+
+
+class ConnectionForm(BootstrapForm):
+    """Add a connection; every field but the base URL is required."""
+
+    name = forms.CharField(max_length=100, help_text="A name your team recognises, e.g. 'Main OA'.")
+    channel_access_token = forms.CharField(
+        label="Channel access token",
+        widget=SECRET_WIDGET,
+        help_text="LINE Developers Console → your channel → Messaging API → "
+        "Channel access token (long-lived).",
+    )
+    channel_secret = forms.CharField(
+        label="Channel secret",
+        widget=SECRET_WIDGET,
+        help_text="LINE Developers Console → your channel → Basic settings → Channel secret. "
+        "Used to verify webhook signatures.",
+    )
+    api_base_url = forms.URLField(
+        label="API base URL",
+        required=False,
+        max_length=300,
+        assume_scheme="https",
+        help_text="Leave empty for LINE's own API. Point it at the LINE emulator for a sandbox.",
+    )
+
+    _cleaning = False
+
+    def full_clean(self) -> None:
+        self._cleaning = True
+        try:
+            super().full_clean()
+        finally:
+            self._cleaning = False
+
+    def add_error(self, field: str | None, error) -> None:
+        # Errors from LINE arrive after validation (which marks its own): mark their input too.
+        super().add_error(field, error)
+        if not self._cleaning and field in self.fields:
+            widget = self.fields[field].widget
+            widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
+            widget.attrs["aria-invalid"] = "true"
+
+
+class ConnectionEditForm(ConnectionForm):
+    """Edit: an empty token or secret keeps the stored one."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("channel_access_token", "channel_secret"):
+            self.fields[name].required = False
+        self.fields[
+            "channel_access_token"
+        ].help_text = (
+            "Leave empty to keep the current token. A new token is verified with LINE first."
+        )
+        self.fields["channel_secret"].help_text = "Leave empty to keep the current secret."

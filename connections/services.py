@@ -1,0 +1,540 @@
+"""Writes for LINE connections: verify and save channels, webhooks in, their processing.
+
+Tokens and secrets pass through here in clear; nothing in this module logs them, puts them in
+an exception message or in the audit log (`sensitive_variables` keeps them out of error pages).
+"""
+
+import logging
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from audiences import events as contact_events
+from connections.line import line_call
+from connections.models import Connection, FollowerBackfill, WebhookEvent
+from lineapi import (
+    LINE_ID_RE,
+    BotInfo,
+    LineApiError,
+    LineAuthError,
+    LineConnectionError,
+    LineForbiddenError,
+    LineTimeoutError,
+    Profile,
+    parse_webhook,
+    verify_signature,
+)
+from lineapi.webhooks import WebhookEvent as ParsedEvent
+from linecampaigns import crypto
+from linecampaigns.services import audit_record
+
+logger = logging.getLogger(__name__)
+
+LINE_HOST = "api.line.me"
+SWEEP_PENDING_AFTER = timedelta(minutes=1)
+SWEEP_PROCESSING_AFTER = timedelta(minutes=10)
+# A backfill writes its progress after every page; one silent this long lost its worker.
+BACKFILL_STALE_AFTER = timedelta(minutes=15)
+# LINE redelivers for hours, not months: older events only fill the table.
+WEBHOOK_EVENT_RETENTION = timedelta(days=90)
+
+
+class ConnectionVerifyError(Exception):
+    """LINE (or the network) refused the credentials; `field` names the input to fix."""
+
+    def __init__(self, message: str, *, field: str = "channel_access_token") -> None:
+        super().__init__(message)
+        self.message, self.field = message, field
+
+
+class ConnectionInUseError(Exception):
+    pass
+
+
+class WebhookSignatureError(Exception):
+    pass
+
+
+class BackfillActiveError(Exception):
+    pass
+
+
+def line_error_message(exc: LineApiError, *, base_url: str) -> str:
+    """A sentence an admin can act on, with LINE's own reason kept in it."""
+    if isinstance(exc, LineAuthError):
+        return (
+            "LINE rejected the channel access token (401): check that you copied the "
+            f"long-lived token of this channel. LINE said: {exc.message}"
+        )
+    if isinstance(exc, LineTimeoutError | LineConnectionError):
+        return f"Could not reach {base_url}: {exc.message}"
+    if isinstance(exc, LineForbiddenError):
+        return f"LINE refused access (403): {exc.message}"
+    return f"LINE answered {exc}"
+
+
+def _normalized_base_url(api_base_url: str | None) -> str:
+    return (api_base_url or settings.LINE_API_BASE_URL).strip().rstrip("/")
+
+
+def _is_sandbox(api_base_url: str) -> bool:
+    return urlsplit(api_base_url).hostname != LINE_HOST
+
+
+def _bot_info(connection: Connection) -> BotInfo:
+    try:
+        return line_call(connection, lambda client: client.bot_info())
+    except LineApiError as exc:
+        raise ConnectionVerifyError(
+            line_error_message(exc, base_url=connection.api_base_url),
+            field="api_base_url"
+            if isinstance(exc, LineTimeoutError | LineConnectionError)
+            else "channel_access_token",
+        ) from None
+
+
+def _apply_bot_info(connection: Connection, info: BotInfo) -> None:
+    connection.bot_user_id = info.user_id
+    connection.basic_id = info.basic_id
+    connection.bot_display_name = info.display_name
+    connection.bot_picture_url = info.picture_url or ""
+    connection.chat_mode = info.chat_mode
+    connection.status = Connection.Status.ACTIVE
+    connection.last_error = ""
+    connection.verified_at = timezone.now()
+
+
+@sensitive_variables("channel_access_token", "channel_secret")
+def connection_create(
+    *,
+    actor: AbstractUser | None,
+    name: str,
+    channel_access_token: str,
+    channel_secret: str,
+    api_base_url: str | None = None,
+) -> Connection:
+    """Verify the token with LINE's bot info, then save; nothing is saved when LINE says no."""
+    base_url = _normalized_base_url(api_base_url)
+    if Connection.objects.filter(name=name.strip()).exists():
+        raise ConnectionVerifyError(
+            f"A connection named {name.strip()!r} already exists.", field="name"
+        )
+    connection = Connection(
+        name=name.strip(),
+        channel_access_token=channel_access_token.strip(),
+        channel_secret=channel_secret.strip(),
+        api_base_url=base_url,
+        is_sandbox=_is_sandbox(base_url),
+    )
+    _apply_bot_info(connection, _bot_info(connection))
+    try:
+        with transaction.atomic():
+            connection.save()
+            audit_record(
+                actor=actor,
+                action="connection.create",
+                target=connection,
+                details={"api_base_url": base_url, "bot": connection.bot_display_name},
+            )
+    except IntegrityError:
+        raise ConnectionVerifyError(
+            f"A connection named {connection.name!r} already exists.", field="name"
+        ) from None
+    logger.info("connection %s created and verified", connection.pk)
+    connection_refresh_quota(connection=connection)
+    return connection
+
+
+@sensitive_variables("channel_access_token", "channel_secret")
+def connection_update(
+    *,
+    actor: AbstractUser | None,
+    connection: Connection,
+    name: str,
+    api_base_url: str | None = None,
+    channel_access_token: str = "",
+    channel_secret: str = "",
+) -> Connection:
+    """Rename, move or rotate credentials; a new token or base URL is re-verified first."""
+    changes: list[str] = []
+    base_url = _normalized_base_url(api_base_url)
+    candidate = Connection.objects.get(pk=connection.pk)
+    if name.strip() != candidate.name:
+        candidate.name = name.strip()
+        changes.append("name")
+    if base_url != candidate.api_base_url:
+        candidate.api_base_url, candidate.is_sandbox = base_url, _is_sandbox(base_url)
+        changes.append("api_base_url")
+    if channel_access_token.strip():
+        candidate.channel_access_token = channel_access_token.strip()
+        changes.append("channel_access_token")
+    if channel_secret.strip():
+        candidate.channel_secret = channel_secret.strip()
+        changes.append("channel_secret")
+    if {"api_base_url", "channel_access_token"} & set(changes):
+        _apply_bot_info(candidate, _bot_info(candidate))
+    if not changes:
+        return connection
+    try:
+        with transaction.atomic():
+            candidate.save()
+            audit_record(
+                actor=actor,
+                action=_update_action(changes),
+                target=candidate,
+                details={"changed": changes},
+            )
+    except IntegrityError:
+        raise ConnectionVerifyError(
+            f"A connection named {candidate.name!r} already exists.", field="name"
+        ) from None
+    if "channel_access_token" in changes:
+        connection_refresh_quota(connection=candidate)
+    return candidate
+
+
+def _update_action(changes: list[str]) -> str:
+    if "channel_access_token" in changes:
+        return "connection.rotate_token"
+    if "channel_secret" in changes:
+        return "connection.rotate_secret"
+    return "connection.update"
+
+
+def connection_check(*, connection: Connection, actor: AbstractUser | None = None) -> Connection:
+    """ "Check again": verify the token now and record the outcome, good or bad."""
+    try:
+        _apply_bot_info(connection, _bot_info(connection))
+    except ConnectionVerifyError as exc:
+        connection.status, connection.last_error = Connection.Status.INVALID, exc.message
+    connection.save(
+        update_fields=[
+            "status",
+            "last_error",
+            "verified_at",
+            "bot_user_id",
+            "basic_id",
+            "bot_display_name",
+            "bot_picture_url",
+            "chat_mode",
+            "updated_at",
+        ]
+    )
+    if connection.status == Connection.Status.ACTIVE:
+        connection_refresh_quota(connection=connection)
+    audit_record(
+        actor=actor,
+        action="connection.check",
+        target=connection,
+        details={"status": connection.status},
+    )
+    return connection
+
+
+def connection_refresh_quota(*, connection: Connection) -> Connection:
+    """Fetch the monthly quota and consumption; failures leave the last known figures."""
+
+    async def fetch(client):
+        return await client.quota(), await client.quota_consumption()
+
+    try:
+        quota, used = line_call(connection, fetch)
+    except LineApiError as exc:
+        logger.warning("quota refresh failed for connection %s: %s", connection.pk, exc)
+        if isinstance(exc, LineAuthError):
+            connection.status = Connection.Status.INVALID
+            connection.last_error = line_error_message(exc, base_url=connection.api_base_url)
+            connection.save(update_fields=["status", "last_error", "updated_at"])
+        return connection
+    connection.quota_type = quota.type
+    connection.quota_limit = quota.value if quota.type == "limited" else None
+    connection.quota_used = used
+    connection.quota_checked_at = timezone.now()
+    connection.save(
+        update_fields=["quota_type", "quota_limit", "quota_used", "quota_checked_at", "updated_at"]
+    )
+    return connection
+
+
+def connections_refresh_quotas() -> int:
+    count = 0
+    for connection in Connection.objects.filter(status=Connection.Status.ACTIVE):
+        connection_refresh_quota(connection=connection)
+        count += 1
+    return count
+
+
+@transaction.atomic
+def connection_delete(*, actor: AbstractUser | None, connection: Connection) -> int:
+    """Delete a connection and its draft campaigns; returns how many drafts went with it.
+
+    Refused while a campaign sends, and while campaigns other than drafts use it: their
+    delivery history is the record of what was sent and must outlive no connection silently.
+    """
+    from campaigns.models import Campaign
+
+    campaigns = Campaign.objects.select_for_update().filter(connection=connection)
+    sending = campaigns.filter(status=Campaign.Status.SENDING).count()
+    if sending:
+        raise ConnectionInUseError(
+            f"{connection.name} cannot be deleted while {_plural(sending, 'campaign')} "
+            "using it is sending. Pause or cancel it first."
+        )
+    kept = campaigns.exclude(status=Campaign.Status.DRAFT).count()
+    if kept:
+        raise ConnectionInUseError(
+            f"{connection.name} cannot be deleted: {_plural(kept, 'campaign')} that went past "
+            "draft use it, and their delivery history would be lost."
+        )
+    drafts = campaigns.count()
+    campaigns.delete()
+    audit_record(
+        actor=actor,
+        action="connection.delete",
+        target=connection,
+        details={"draft_campaigns_deleted": drafts},
+    )
+    connection.delete()
+    return drafts
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def connections_rotate_secrets() -> int:
+    """Re-encrypt every token and secret with the newest FIELD_ENCRYPTION_KEY; returns how many."""
+    from django.db import connection as db
+
+    table = db.ops.quote_name(Connection._meta.db_table)
+    # Raw SQL on purpose: the model field would decrypt and re-encrypt through Python objects;
+    # rotate() works on the ciphertext and never needs the plain text in a variable.
+    with transaction.atomic(), db.cursor() as cursor:
+        cursor.execute(f"SELECT id, channel_access_token, channel_secret FROM {table}")
+        rows = cursor.fetchall()
+        for pk, token, secret in rows:
+            cursor.execute(
+                f"UPDATE {table} SET channel_access_token = %s, channel_secret = %s WHERE id = %s",
+                [crypto.rotate(token), crypto.rotate(secret), pk],
+            )
+    return len(rows)
+
+
+# --- webhooks -----------------------------------------------------------------------------------
+
+
+def _event_time(event: ParsedEvent) -> datetime | None:
+    if event.timestamp is None:
+        return None
+    return datetime.fromtimestamp(event.timestamp / 1000, tz=UTC)
+
+
+def webhook_receive(*, connection: Connection, raw_body: bytes, signature: str | None) -> int:
+    """Verify, parse and store the events of one delivery; returns how many were new.
+
+    No call to LINE here: LINE wants its answer within 2 s, processing happens in Celery.
+    """
+    if not verify_signature(connection.channel_secret, raw_body, signature):
+        raise WebhookSignatureError("The x-line-signature header does not match the body.")
+    envelope = parse_webhook(raw_body)
+    error = ""
+    if connection.bot_user_id and envelope.destination != connection.bot_user_id:
+        error = (
+            f"destination {envelope.destination} is not this channel's bot "
+            f"({connection.bot_user_id}): stored, not processed"
+        )
+    by_id: dict[str, ParsedEvent] = {}
+    for event in envelope.events:
+        event_id = str(event.webhook_event_id or "")[:64] or _fallback_event_id(event)
+        by_id.setdefault(event_id, event)
+    if not by_id:
+        return 0
+    with transaction.atomic():
+        known = set(
+            WebhookEvent.objects.filter(webhook_event_id__in=by_id).values_list(
+                "webhook_event_id", flat=True
+            )
+        )
+        if known:
+            WebhookEvent.objects.filter(webhook_event_id__in=known).update(
+                redelivery_count=F("redelivery_count") + 1
+            )
+        rows = [
+            WebhookEvent(
+                connection=connection,
+                webhook_event_id=event_id,
+                type=event.type[:32],
+                source_id=(event.source_id or "")[:33],
+                event_time=_event_time(event),
+                raw=event.raw,
+                status=WebhookEvent.Status.IGNORED if error else WebhookEvent.Status.PENDING,
+                error=error,
+            )
+            for event_id, event in by_id.items()
+            if event_id not in known
+        ]
+        WebhookEvent.objects.bulk_create(rows, ignore_conflicts=True)
+        if rows and not error:
+            new_ids = [row.webhook_event_id for row in rows]
+            transaction.on_commit(lambda: _enqueue_processing(new_ids))
+    return len(rows)
+
+
+def _fallback_event_id(event: ParsedEvent) -> str:
+    import hashlib
+    import json
+
+    digest = hashlib.sha256(json.dumps(event.raw, sort_keys=True).encode()).hexdigest()
+    return "sha256:" + digest[:57]
+
+
+def _enqueue_processing(webhook_event_ids: list[str]) -> None:
+    from connections.tasks import process_webhook_events
+
+    ids = list(
+        WebhookEvent.objects.filter(
+            webhook_event_id__in=webhook_event_ids, status=WebhookEvent.Status.PENDING
+        ).values_list("pk", flat=True)
+    )
+    if not ids:
+        return
+    try:
+        process_webhook_events.delay(ids)
+    except Exception:
+        # The events are stored: answer LINE 200 all the same; the sweeper enqueues them.
+        logger.exception("could not enqueue webhook events %s; the sweeper will", ids)
+
+
+def webhook_events_process(*, event_ids: list[int]) -> int:
+    """Process the given events in the order they happened; returns how many this call did."""
+    done = 0
+    ordered = WebhookEvent.objects.filter(pk__in=event_ids).order_by("event_time", "pk")
+    for pk in ordered.values_list("pk", flat=True):
+        claimed = WebhookEvent.objects.filter(pk=pk, status=WebhookEvent.Status.PENDING).update(
+            status=WebhookEvent.Status.PROCESSING, claimed_at=timezone.now()
+        )
+        if claimed:
+            webhook_event_process(
+                event=WebhookEvent.objects.select_related("connection").get(pk=pk)
+            )
+            done += 1
+    return done
+
+
+def webhook_event_process(*, event: WebhookEvent) -> WebhookEvent:
+    try:
+        handled, result = _apply_event(event)
+        event.status = WebhookEvent.Status.PROCESSED if handled else WebhookEvent.Status.IGNORED
+        event.result, event.error = result, ""
+    except Exception as exc:  # one bad event must not block the others of the delivery
+        logger.exception("webhook event %s failed", event.pk)
+        event.status, event.error = WebhookEvent.Status.FAILED, f"{type(exc).__name__}: {exc}"
+    event.processed_at = timezone.now()
+    event.save(update_fields=["status", "result", "error", "processed_at"])
+    return event
+
+
+def _apply_event(event: WebhookEvent) -> tuple[bool, dict]:
+    raw, connection = event.raw, event.connection
+    at = event.event_time or timezone.now()
+    source = raw.get("source") if isinstance(raw.get("source"), dict) else {}
+    line_id = event.source_id
+    if event.type in ("follow", "unfollow"):
+        line_id = source.get("userId") or ""
+    if event.type not in ("follow", "unfollow", "message", "postback", "join", "leave"):
+        return False, {"reason": f"{event.type} events are stored, not processed"}
+    if not LINE_ID_RE.match(line_id or ""):
+        return False, {"reason": "the event has no valid LINE user, group or room id"}
+    if event.type == "follow":
+        profile = _profile_or_none(connection, line_id)
+        contact = contact_events.contact_followed(
+            connection=connection, line_id=line_id, at=at, profile=profile
+        )
+        follow = raw.get("follow") if isinstance(raw.get("follow"), dict) else {}
+        return True, {
+            "contact_id": contact.pk,
+            "is_unblocked": bool(follow.get("isUnblocked")),
+            "profile_fetched": profile is not None,
+        }
+    if event.type == "unfollow":
+        contact = contact_events.contact_unfollowed(connection=connection, line_id=line_id, at=at)
+    elif event.type == "join":
+        contact = contact_events.contact_joined(connection=connection, line_id=line_id, at=at)
+    elif event.type == "leave":
+        contact = contact_events.contact_left(connection=connection, line_id=line_id, at=at)
+    else:
+        contact = contact_events.contact_interacted(connection=connection, line_id=line_id, at=at)
+    return True, {"contact_id": contact.pk}
+
+
+def _profile_or_none(connection: Connection, user_id: str) -> Profile | None:
+    try:
+        return line_call(connection, lambda client: client.profile(user_id))
+    except LineApiError as exc:
+        logger.info("profile of %s not fetched: %s", user_id, exc)
+        return None
+
+
+def webhook_events_sweep() -> int:
+    """Re-queue events whose enqueue or worker was lost; returns how many."""
+    now = timezone.now()
+    WebhookEvent.objects.filter(
+        status=WebhookEvent.Status.PROCESSING, claimed_at__lt=now - SWEEP_PROCESSING_AFTER
+    ).update(status=WebhookEvent.Status.PENDING)
+    ids = list(
+        WebhookEvent.objects.filter(
+            status=WebhookEvent.Status.PENDING, received_at__lt=now - SWEEP_PENDING_AFTER
+        ).values_list("pk", flat=True)[:1000]
+    )
+    if ids:
+        from connections.tasks import process_webhook_events
+
+        process_webhook_events.delay(ids)
+    return len(ids)
+
+
+def webhook_events_prune() -> int:
+    """Delete handled events past the retention period; returns how many."""
+    deleted, _ = WebhookEvent.objects.filter(
+        received_at__lt=timezone.now() - WEBHOOK_EVENT_RETENTION,
+        status__in=[
+            WebhookEvent.Status.PROCESSED,
+            WebhookEvent.Status.IGNORED,
+            WebhookEvent.Status.FAILED,
+        ],
+    ).delete()
+    return deleted
+
+
+# --- follower backfill --------------------------------------------------------------------------
+
+
+def backfill_start(*, connection: Connection, actor: AbstractUser | None) -> FollowerBackfill:
+    with transaction.atomic():
+        Connection.objects.select_for_update().get(pk=connection.pk)
+        connection.backfills.filter(
+            status=FollowerBackfill.Status.RUNNING,
+            progress_at__lt=timezone.now() - BACKFILL_STALE_AFTER,
+        ).update(
+            status=FollowerBackfill.Status.FAILED,
+            error="Interrupted: the worker stopped without finishing. Start it again.",
+            finished_at=timezone.now(),
+        )
+        if connection.backfills.filter(status__in=FollowerBackfill.ACTIVE).exists():
+            raise BackfillActiveError("A follower backfill is already running for this connection.")
+        job = FollowerBackfill.objects.create(connection=connection, created_by=actor)
+        audit_record(actor=actor, action="connection.backfill", target=connection)
+        transaction.on_commit(lambda: _enqueue_backfill(job.pk))
+    return job
+
+
+def _enqueue_backfill(job_id: int) -> None:
+    from connections.tasks import backfill_followers
+
+    backfill_followers.delay(job_id)

@@ -1,0 +1,100 @@
+"""Everything the project exchanges with LINE: client, message rules, webhooks, errors."""
+
+from typing import TYPE_CHECKING
+
+from lineapi.errors import (
+    LineApiError,
+    LineAuthError,
+    LineConnectionError,
+    LineDuplicateRetryKeyError,
+    LineForbiddenError,
+    LineInvalidRequestError,
+    LineMonthlyLimitError,
+    LineNotFoundError,
+    LineRateLimitError,
+    LineServerError,
+    LineTimeoutError,
+    LineTooLargeError,
+)
+from lineapi.messages import (
+    LINE_ID_RE,
+    MAX_ALT_TEXT,
+    MAX_BUTTON_ACTIONS,
+    MAX_CAROUSEL_COLUMNS,
+    MAX_FLEX_BUBBLE_BYTES,
+    MAX_FLEX_CAROUSEL_BUBBLES,
+    MAX_FLEX_CAROUSEL_BYTES,
+    MAX_MESSAGES,
+    MAX_MULTICAST_IDS,
+    MAX_QUICK_REPLY_ITEMS,
+    MAX_TEXT,
+    MAX_URL,
+    utf16_len,
+    validate_messages,
+    validate_multicast_ids,
+)
+from lineapi.webhooks import (
+    WebhookEnvelope,
+    WebhookEvent,
+    WebhookParseError,
+    parse_webhook,
+    sign,
+    verify_signature,
+)
+
+if TYPE_CHECKING:
+    from lineapi.client import BotInfo, LineClient, Profile, Quota, SendResult
+
+_CLIENT_NAMES = {"BotInfo", "LineClient", "Profile", "Quota", "SendResult"}
+
+
+def __getattr__(name: str) -> object:
+    # The client pulls in httpx and aiohttp (about a second on a busy machine); the emulator
+    # and the message rules do not need them, so the client loads on first use.
+    if name in _CLIENT_NAMES:
+        from lineapi import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'lineapi' has no attribute {name!r}")
+
+
+__all__ = [
+    "LINE_ID_RE",
+    "MAX_ALT_TEXT",
+    "MAX_BUTTON_ACTIONS",
+    "MAX_CAROUSEL_COLUMNS",
+    "MAX_FLEX_BUBBLE_BYTES",
+    "MAX_FLEX_CAROUSEL_BUBBLES",
+    "MAX_FLEX_CAROUSEL_BYTES",
+    "MAX_MESSAGES",
+    "MAX_MULTICAST_IDS",
+    "MAX_QUICK_REPLY_ITEMS",
+    "MAX_TEXT",
+    "MAX_URL",
+    "BotInfo",
+    "LineApiError",
+    "LineAuthError",
+    "LineClient",
+    "LineConnectionError",
+    "LineDuplicateRetryKeyError",
+    "LineForbiddenError",
+    "LineInvalidRequestError",
+    "LineMonthlyLimitError",
+    "LineNotFoundError",
+    "LineRateLimitError",
+    "LineServerError",
+    "LineTimeoutError",
+    "LineTooLargeError",
+    "Profile",
+    "Quota",
+    "SendResult",
+    "WebhookEnvelope",
+    "WebhookEvent",
+    "WebhookParseError",
+    "parse_webhook",
+    "sign",
+    "utf16_len",
+    "validate_messages",
+    "validate_multicast_ids",
+    "verify_signature",
+]

@@ -1,0 +1,99 @@
+"""Emulator settings: the command line and what `POST /_emulator/config` may change."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+
+@dataclass
+class EmulatorConfig:
+    token: str
+    port: int = 8765
+    host: str = "127.0.0.1"
+    secret: str | None = None
+    latency_ms: float = 20.0
+    push_rate: float = 2000.0
+    multicast_rate: float = 200.0
+    fault_rate: float = 0.0
+    fault_hold_s: float = 30.0
+    monthly_quota: int | None = None
+    followers: int = 20
+    unverified: bool = False
+
+    def updated(self, changes: dict[str, Any]) -> EmulatorConfig:
+        """A copy with run-time changes applied; unknown keys raise ValueError."""
+        unknown = set(changes) - RUNTIME_KEYS
+        if unknown:
+            raise ValueError(f"unknown or fixed settings: {', '.join(sorted(unknown))}")
+        types = {f.name: f.type for f in fields(self)}
+        coerced = {k: _coerce(types[k], v) for k, v in changes.items()}
+        return replace(self, **coerced)
+
+    def public(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data.pop("token")
+        data["secret"] = bool(self.secret)
+        return data
+
+
+RUNTIME_KEYS = {
+    "monthly_quota",
+    "fault_rate",
+    "fault_hold_s",
+    "latency_ms",
+    "push_rate",
+    "multicast_rate",
+    "unverified",
+    "token",
+}
+
+
+def _coerce(type_name: str, value: Any) -> Any:
+    if value is None:
+        if "None" in type_name:
+            return None
+        raise ValueError("null is not allowed here")
+    if type_name.startswith("bool"):
+        if not isinstance(value, bool):
+            raise ValueError("expected true or false")
+        return value
+    if type_name.startswith("int"):
+        return int(value)
+    if type_name.startswith("float"):
+        return float(value)
+    return str(value)
+
+
+def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
+    p = argparse.ArgumentParser(prog="python -m lineapi.emulator", description="LINE emulator")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--token", required=True, help="the only channel access token accepted")
+    p.add_argument("--secret", help="channel secret used to sign webhook events")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--latency-ms", type=float, default=20.0)
+    p.add_argument("--push-rate", type=float, default=2000.0, help="push requests per second")
+    p.add_argument("--multicast-rate", type=float, default=200.0)
+    p.add_argument("--fault-rate", type=float, default=0.0, help="fraction of sends that fail")
+    p.add_argument("--fault-hold-s", type=float, default=30.0)
+    p.add_argument("--monthly-quota", type=int, default=None, help="recipients per month")
+    p.add_argument("--followers", type=int, default=20)
+    p.add_argument("--unverified", action="store_true", help="follower ids answer 403")
+    a = p.parse_args(argv)
+    if not 0.0 <= a.fault_rate <= 1.0:
+        p.error("--fault-rate must be between 0 and 1")
+    return EmulatorConfig(
+        token=a.token,
+        port=a.port,
+        host=a.host,
+        secret=a.secret,
+        latency_ms=a.latency_ms,
+        push_rate=a.push_rate,
+        multicast_rate=a.multicast_rate,
+        fault_rate=a.fault_rate,
+        fault_hold_s=a.fault_hold_s,
+        monthly_quota=a.monthly_quota,
+        followers=a.followers,
+        unverified=a.unverified,
+    )

@@ -1,0 +1,126 @@
+"""What the emulator remembers: accepted deliveries, retry keys, counters, rate buckets."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from lineapi.emulator.config import EmulatorConfig
+
+STAT_KEYS = (
+    "accepted_requests",
+    "accepted_recipients",
+    "duplicate_retries",
+    "rate_limited",
+    "monthly_limited",
+    "faults_injected",
+    "invalid_requests",
+)
+
+
+def seeded_id(kind: str, n: int) -> str:
+    return "U" + hashlib.md5(f"emulator-{kind}-{n}".encode()).hexdigest()
+
+
+class TokenBucket:
+    """Up to `rate` requests in any one-second burst, refilled continuously."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.capacity = max(1.0, rate)
+        self.tokens = self.capacity
+        self.stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+@dataclass
+class Accepted:
+    request_id: str
+    sent_messages: list[dict]
+
+
+@dataclass
+class State:
+    config: EmulatorConfig
+    initial: EmulatorConfig
+    deliveries: list[dict] = field(default_factory=list)
+    by_recipient: dict[str, list[dict]] = field(default_factory=dict)
+    retry_keys: dict[str, Accepted] = field(default_factory=dict)
+    stats: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAT_KEYS, 0))
+    buckets: dict[str, TokenBucket] = field(default_factory=dict)
+    counter: int = 0
+
+    def __post_init__(self) -> None:
+        self._prefix = os.urandom(10).hex()
+        self.bot_user_id = seeded_id("bot", 0)
+        self.followers = [seeded_id("follower", i) for i in range(self.config.followers)]
+        self.follower_index = {uid: i for i, uid in enumerate(self.followers)}
+        self.auth = f"Bearer {self.config.token}".encode()
+        self.reset_buckets()
+
+    def reset_buckets(self) -> None:
+        self.buckets = {
+            "push": TokenBucket(self.config.push_rate),
+            "multicast": TokenBucket(self.config.multicast_rate),
+            "broadcast": TokenBucket(self.config.push_rate),
+        }
+
+    def configure(self, changes: dict[str, Any]) -> None:
+        self.config = self.config.updated(changes)
+        self.auth = f"Bearer {self.config.token}".encode()
+        self.reset_buckets()
+
+    def reset(self, *, restore_config: bool = False) -> None:
+        self.deliveries = []
+        self.by_recipient = {}
+        self.retry_keys = {}
+        self.stats = dict.fromkeys(STAT_KEYS, 0)
+        if restore_config:
+            self.config = self.initial
+            self.auth = f"Bearer {self.config.token}".encode()
+        self.reset_buckets()
+
+    def next_request_id(self) -> str:
+        self.counter += 1
+        p = self._prefix
+        return f"{p[:8]}-{p[8:12]}-{p[12:16]}-{p[16:20]}-{self.counter:012x}"
+
+    def sent_messages(self, count: int) -> list[dict]:
+        base = 480_000_000_000_000_000 + self.counter * 8
+        return [
+            {"id": str(base + i), "quoteToken": f"q{self._prefix}{base + i:x}"}
+            for i in range(count)
+        ]
+
+    def record(self, recipients: list[str], body: dict, retry_key: str | None, rid: str) -> None:
+        received_at = time.time()
+        messages = body["messages"]
+        units = body.get("customAggregationUnits") or []
+        for to in recipients:
+            entry = {
+                "to": to,
+                "messages": messages,
+                "retry_key": retry_key,
+                "request_id": rid,
+                "received_at": received_at,
+                "units": units,
+            }
+            self.deliveries.append(entry)
+            self.by_recipient.setdefault(to, []).append(entry)
+        self.stats["accepted_requests"] += 1
+        self.stats["accepted_recipients"] += len(recipients)
+
+
+def public_delivery(entry: dict) -> dict:
+    return {k: entry[k] for k in ("to", "messages", "retry_key", "request_id", "received_at")}

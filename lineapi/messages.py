@@ -1,0 +1,423 @@
+"""LINE's message-object rules, checked locally and reported as LINE reports them.
+
+Each check appends ``{"message": ..., "property": "messages[1].text"}`` to a list; an empty
+list means LINE would accept the messages as far as we know. Lengths are in UTF-16 code units
+because that is how LINE counts them (an emoji outside the BMP counts as two).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+LINE_ID_RE = re.compile(r"^[UCR][0-9a-f]{32}$")
+USER_ID_RE = re.compile(r"^U[0-9a-f]{32}$")
+AGGREGATION_UNIT_RE = re.compile(r"^[A-Za-z0-9_]{1,30}$")
+
+MAX_MESSAGES = 5
+MAX_MULTICAST_IDS = 500
+MAX_TEXT = 5000
+MAX_ALT_TEXT = 1500
+MAX_URL = 2000
+MAX_URI_ACTION = 1000
+MAX_BUTTON_ACTIONS = 4
+CONFIRM_ACTIONS = 2
+MAX_CAROUSEL_COLUMNS = 10
+MAX_CAROUSEL_COLUMN_ACTIONS = 3
+MAX_QUICK_REPLY_ITEMS = 13
+MAX_IMAGEMAP_ACTIONS = 50
+MAX_FLEX_BUBBLE_BYTES = 30 * 1024
+MAX_FLEX_CAROUSEL_BYTES = 50 * 1024
+MAX_FLEX_CAROUSEL_BUBBLES = 12
+MAX_ACTION_LABEL = 20
+MAX_POSTBACK_DATA = 300
+
+MESSAGE_TYPES = (
+    "text",
+    "sticker",
+    "image",
+    "video",
+    "audio",
+    "location",
+    "imagemap",
+    "template",
+    "flex",
+)
+ACTION_TYPES = (
+    "postback",
+    "message",
+    "uri",
+    "datetimepicker",
+    "camera",
+    "cameraRoll",
+    "location",
+    "richmenuswitch",
+    "clipboard",
+)
+URI_SCHEMES = ("http://", "https://", "line://", "tel:")
+
+Details = list[dict]
+
+
+def utf16_len(s: str) -> int:
+    return len(s.encode("utf-16-le")) // 2
+
+
+def _err(out: Details, prop: str, message: str) -> None:
+    out.append({"message": message, "property": prop})
+
+
+def _one_of(choices: tuple[str, ...]) -> str:
+    return f"Must be one of the following values: [{', '.join(choices)}]"
+
+
+def _size(out: Details, prop: str, value: Any, lo: int, hi: int) -> bool:
+    if not isinstance(value, list):
+        _err(out, prop, "Must be an array")
+        return False
+    if not lo <= len(value) <= hi:
+        _err(out, prop, f"Size must be between {lo} and {hi}")
+        return False
+    return True
+
+
+def _text(out: Details, obj: dict, key: str, prop: str, hi: int, *, required: bool) -> None:
+    value = obj.get(key)
+    if value is None:
+        if required:
+            _err(out, f"{prop}.{key}", "May not be empty")
+        return
+    if not isinstance(value, str):
+        _err(out, f"{prop}.{key}", "Must be a string")
+    elif required and not value:
+        _err(out, f"{prop}.{key}", "May not be empty")
+    elif utf16_len(value) > hi:
+        _err(out, f"{prop}.{key}", f"Length must be between 0 and {hi}")
+
+
+def _https(out: Details, obj: dict, key: str, prop: str, *, required: bool = True) -> None:
+    value = obj.get(key)
+    if value is None:
+        if required:
+            _err(out, f"{prop}.{key}", "May not be empty")
+        return
+    if not isinstance(value, str) or not value.startswith("https://") or len(value) < 9:
+        _err(out, f"{prop}.{key}", "Must be a valid HTTPS URL")
+    elif len(value) > MAX_URL:
+        _err(out, f"{prop}.{key}", f"Length must be between 0 and {MAX_URL}")
+
+
+def _object(out: Details, value: Any, prop: str) -> bool:
+    if not isinstance(value, dict):
+        _err(out, prop, "Must be an object")
+        return False
+    return True
+
+
+def validate_messages(messages: list) -> Details:
+    out: Details = []
+    if not _size(out, "messages", messages, 1, MAX_MESSAGES):
+        return out
+    for i, message in enumerate(messages):
+        _message(out, message, f"messages[{i}]")
+    return out
+
+
+def validate_multicast_ids(ids: list) -> Details:
+    out: Details = []
+    if not _size(out, "to", ids, 1, MAX_MULTICAST_IDS):
+        return out
+    for i, user_id in enumerate(ids):
+        if not isinstance(user_id, str) or not USER_ID_RE.match(user_id):
+            _err(out, f"to[{i}]", "Must be a valid user ID")
+    return out
+
+
+def validate_push_target(to: Any) -> Details:
+    if isinstance(to, str) and LINE_ID_RE.match(to):
+        return []
+    return [{"message": "Must be a valid user, group or room ID", "property": "to"}]
+
+
+def validate_aggregation_units(units: Any) -> Details:
+    if units is None:
+        return []
+    out: Details = []
+    if not _size(out, "customAggregationUnits", units, 1, 1):
+        return out
+    if not isinstance(units[0], str) or not AGGREGATION_UNIT_RE.match(units[0]):
+        _err(out, "customAggregationUnits[0]", "Must match [A-Za-z0-9_]{1,30}")
+    return out
+
+
+def _message(out: Details, message: Any, prop: str) -> None:
+    if not _object(out, message, prop):
+        return
+    kind = message.get("type")
+    check = _CHECKS.get(kind) if isinstance(kind, str) else None
+    if check is None:
+        _err(out, f"{prop}.type", _one_of(MESSAGE_TYPES))
+        return
+    check(out, message, prop)
+    if "quickReply" in message:
+        _quick_reply(out, message["quickReply"], f"{prop}.quickReply")
+    if "sender" in message and _object(out, message["sender"], f"{prop}.sender"):
+        _text(out, message["sender"], "name", f"{prop}.sender", 20, required=False)
+        _https(out, message["sender"], "iconUrl", f"{prop}.sender", required=False)
+
+
+def _check_text(out: Details, m: dict, prop: str) -> None:
+    _text(out, m, "text", prop, MAX_TEXT, required=True)
+
+
+def _check_sticker(out: Details, m: dict, prop: str) -> None:
+    for key in ("packageId", "stickerId"):
+        if not isinstance(m.get(key), str) or not m[key]:
+            _err(out, f"{prop}.{key}", "May not be empty")
+
+
+def _check_image(out: Details, m: dict, prop: str) -> None:
+    _https(out, m, "originalContentUrl", prop)
+    _https(out, m, "previewImageUrl", prop)
+
+
+def _check_video(out: Details, m: dict, prop: str) -> None:
+    _check_image(out, m, prop)
+    _text(out, m, "trackingId", prop, 100, required=False)
+
+
+def _check_audio(out: Details, m: dict, prop: str) -> None:
+    _https(out, m, "originalContentUrl", prop)
+    duration = m.get("duration")
+    if not isinstance(duration, int) or isinstance(duration, bool) or duration <= 0:
+        _err(out, f"{prop}.duration", "Must be a positive integer (milliseconds)")
+
+
+def _check_location(out: Details, m: dict, prop: str) -> None:
+    _text(out, m, "title", prop, 100, required=True)
+    _text(out, m, "address", prop, 100, required=True)
+    for key, bound in (("latitude", 90), ("longitude", 180)):
+        value = m.get(key)
+        if not isinstance(value, int | float) or isinstance(value, bool) or abs(value) > bound:
+            _err(out, f"{prop}.{key}", f"Must be a number between -{bound} and {bound}")
+
+
+def _check_imagemap(out: Details, m: dict, prop: str) -> None:
+    _https(out, m, "baseUrl", prop)
+    _text(out, m, "altText", prop, MAX_ALT_TEXT, required=True)
+    size = m.get("baseSize")
+    if (
+        not isinstance(size, dict)
+        or size.get("width") != 1040
+        or not isinstance(size.get("height"), int)
+    ):
+        _err(out, f"{prop}.baseSize", "width must be 1040 and height an integer")
+    actions = m.get("actions")
+    if _size(out, f"{prop}.actions", actions, 1, MAX_IMAGEMAP_ACTIONS):
+        for i, action in enumerate(actions):
+            _imagemap_action(out, action, f"{prop}.actions[{i}]")
+
+
+def _imagemap_action(out: Details, action: Any, prop: str) -> None:
+    if not _object(out, action, prop):
+        return
+    kind = action.get("type")
+    if kind == "uri":
+        _uri(out, action, "linkUri", prop)
+    elif kind == "message":
+        _text(out, action, "text", prop, 400, required=True)
+    elif kind == "clipboard":
+        _text(out, action, "clipboardText", prop, 1000, required=True)
+    else:
+        _err(out, f"{prop}.type", "Must be one of the following values: [uri, message, clipboard]")
+    area = action.get("area")
+    if not isinstance(area, dict) or not all(
+        isinstance(area.get(k), int) for k in ("x", "y", "width", "height")
+    ):
+        _err(out, f"{prop}.area", "x, y, width and height must be integers")
+
+
+def _uri(out: Details, obj: dict, key: str, prop: str) -> None:
+    value = obj.get(key)
+    if not isinstance(value, str) or not value.startswith(URI_SCHEMES):
+        _err(out, f"{prop}.{key}", "Must be a valid URI (http, https, line or tel)")
+    elif len(value) > MAX_URI_ACTION:
+        _err(out, f"{prop}.{key}", f"Length must be between 0 and {MAX_URI_ACTION}")
+
+
+def _action(out: Details, action: Any, prop: str, *, label_required: bool = True) -> None:
+    if not _object(out, action, prop):
+        return
+    kind = action.get("type")
+    if kind not in ACTION_TYPES:
+        _err(out, f"{prop}.type", _one_of(ACTION_TYPES))
+        return
+    _text(out, action, "label", prop, MAX_ACTION_LABEL, required=label_required)
+    if kind == "uri":
+        _uri(out, action, "uri", prop)
+    elif kind == "message":
+        _text(out, action, "text", prop, 300, required=True)
+    elif kind in ("postback", "datetimepicker", "richmenuswitch"):
+        _text(out, action, "data", prop, MAX_POSTBACK_DATA, required=True)
+        _text(out, action, "displayText", prop, 300, required=False)
+    elif kind == "clipboard":
+        _text(out, action, "clipboardText", prop, 1000, required=True)
+    if kind == "datetimepicker" and action.get("mode") not in ("date", "time", "datetime"):
+        _err(out, f"{prop}.mode", "Must be one of the following values: [date, time, datetime]")
+
+
+def _actions(out: Details, actions: Any, prop: str, lo: int, hi: int) -> None:
+    if _size(out, prop, actions, lo, hi):
+        for i, action in enumerate(actions):
+            _action(out, action, f"{prop}[{i}]")
+
+
+def _check_template(out: Details, m: dict, prop: str) -> None:
+    _text(out, m, "altText", prop, MAX_ALT_TEXT, required=True)
+    template = m.get("template")
+    if not _object(out, template, f"{prop}.template"):
+        return
+    check = _TEMPLATE_CHECKS.get(template.get("type"))
+    if check is None:
+        choices = ", ".join(_TEMPLATE_CHECKS)
+        _err(out, f"{prop}.template.type", f"Must be one of the following values: [{choices}]")
+        return
+    check(out, template, f"{prop}.template")
+
+
+def _check_buttons(out: Details, t: dict, prop: str) -> None:
+    short = "thumbnailImageUrl" in t or "title" in t
+    _text(out, t, "text", prop, 60 if short else 160, required=True)
+    _text(out, t, "title", prop, 40, required=False)
+    _https(out, t, "thumbnailImageUrl", prop, required=False)
+    _actions(out, t.get("actions"), f"{prop}.actions", 1, MAX_BUTTON_ACTIONS)
+    if "defaultAction" in t:
+        _action(out, t["defaultAction"], f"{prop}.defaultAction", label_required=False)
+
+
+def _check_confirm(out: Details, t: dict, prop: str) -> None:
+    _text(out, t, "text", prop, 240, required=True)
+    _actions(out, t.get("actions"), f"{prop}.actions", CONFIRM_ACTIONS, CONFIRM_ACTIONS)
+
+
+def _check_carousel(out: Details, t: dict, prop: str) -> None:
+    columns = t.get("columns")
+    if not _size(out, f"{prop}.columns", columns, 1, MAX_CAROUSEL_COLUMNS):
+        return
+    counts = set()
+    for i, column in enumerate(columns):
+        cprop = f"{prop}.columns[{i}]"
+        if not _object(out, column, cprop):
+            continue
+        short = "thumbnailImageUrl" in column or "title" in column
+        _text(out, column, "text", cprop, 60 if short else 120, required=True)
+        _text(out, column, "title", cprop, 40, required=False)
+        _https(out, column, "thumbnailImageUrl", cprop, required=False)
+        actions = column.get("actions")
+        _actions(out, actions, f"{cprop}.actions", 1, MAX_CAROUSEL_COLUMN_ACTIONS)
+        counts.add(len(actions) if isinstance(actions, list) else -1)
+    if len(counts) > 1:
+        _err(out, f"{prop}.columns", "All columns must have the same number of actions")
+
+
+def _check_image_carousel(out: Details, t: dict, prop: str) -> None:
+    columns = t.get("columns")
+    if not _size(out, f"{prop}.columns", columns, 1, MAX_CAROUSEL_COLUMNS):
+        return
+    for i, column in enumerate(columns):
+        cprop = f"{prop}.columns[{i}]"
+        if _object(out, column, cprop):
+            _https(out, column, "imageUrl", cprop)
+            _action(out, column.get("action"), f"{cprop}.action", label_required=False)
+
+
+def _json_bytes(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def _check_flex(out: Details, m: dict, prop: str) -> None:
+    _text(out, m, "altText", prop, MAX_ALT_TEXT, required=True)
+    contents = m.get("contents")
+    cprop = f"{prop}.contents"
+    if not _object(out, contents, cprop):
+        return
+    kind = contents.get("type")
+    if kind == "bubble":
+        _flex_bubble(out, contents, cprop)
+    elif kind == "carousel":
+        bubbles = contents.get("contents")
+        if not _size(out, f"{cprop}.contents", bubbles, 1, MAX_FLEX_CAROUSEL_BUBBLES):
+            return
+        if _json_bytes(contents) > MAX_FLEX_CAROUSEL_BYTES:
+            limit = MAX_FLEX_CAROUSEL_BYTES
+            _err(out, cprop, f"Size of a flex carousel must be at most {limit} bytes")
+        for i, bubble in enumerate(bubbles):
+            _flex_bubble(out, bubble, f"{cprop}.contents[{i}]")
+    else:
+        _err(out, f"{cprop}.type", "Must be one of the following values: [bubble, carousel]")
+
+
+def _flex_bubble(out: Details, bubble: Any, prop: str) -> None:
+    if not _object(out, bubble, prop):
+        return
+    if bubble.get("type") != "bubble":
+        _err(out, f"{prop}.type", "Must be bubble")
+    if _json_bytes(bubble) > MAX_FLEX_BUBBLE_BYTES:
+        _err(out, prop, f"Size of a flex bubble must be at most {MAX_FLEX_BUBBLE_BYTES} bytes")
+        return
+    _flex_media(out, bubble, prop)
+
+
+def _flex_media(out: Details, node: Any, prop: str) -> None:
+    """Walks a flex tree: image and video URLs must be HTTPS, uri actions valid."""
+    if isinstance(node, list):
+        for i, child in enumerate(node):
+            _flex_media(out, child, f"{prop}[{i}]")
+        return
+    if not isinstance(node, dict):
+        return
+    if node.get("type") in ("image", "video") and "url" in node:
+        _https(out, node, "url", prop)
+    if node.get("type") == "video":
+        _https(out, node, "previewUrl", prop)
+    for key, child in node.items():
+        if key == "action" and isinstance(child, dict) and child.get("type") == "uri":
+            _uri(out, child, "uri", f"{prop}.action")
+        elif isinstance(child, dict | list):
+            _flex_media(out, child, f"{prop}.{key}")
+
+
+def _quick_reply(out: Details, quick_reply: Any, prop: str) -> None:
+    if not _object(out, quick_reply, prop):
+        return
+    items = quick_reply.get("items")
+    if not _size(out, f"{prop}.items", items, 1, MAX_QUICK_REPLY_ITEMS):
+        return
+    for i, item in enumerate(items):
+        iprop = f"{prop}.items[{i}]"
+        if not _object(out, item, iprop):
+            continue
+        if item.get("type") != "action":
+            _err(out, f"{iprop}.type", "Must be action")
+        _https(out, item, "imageUrl", iprop, required=False)
+        _action(out, item.get("action"), f"{iprop}.action")
+
+
+_CHECKS = {
+    "text": _check_text,
+    "sticker": _check_sticker,
+    "image": _check_image,
+    "video": _check_video,
+    "audio": _check_audio,
+    "location": _check_location,
+    "imagemap": _check_imagemap,
+    "template": _check_template,
+    "flex": _check_flex,
+}
+_TEMPLATE_CHECKS = {
+    "buttons": _check_buttons,
+    "confirm": _check_confirm,
+    "carousel": _check_carousel,
+    "image_carousel": _check_image_carousel,
+}

@@ -1,0 +1,100 @@
+"""The REST API at /api/v1/: bearer tokens, role checks and one error format for every app."""
+
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import HttpBearer, SessionAuth
+
+from linecampaigns.roles import has_role
+from linecampaigns.services import api_token_authenticate
+
+
+class BearerToken(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str):
+        user = api_token_authenticate(raw=token)
+        if user is not None:
+            request.user = user
+        return user
+
+
+class BrowserSession(SessionAuth):
+    """The dashboard's own session (with its CSRF check), for requests that send no token.
+    A request with a wrong token is a 401, not a CSRF failure."""
+
+    def __call__(self, request: HttpRequest):
+        if "HTTP_AUTHORIZATION" in request.META:
+            return None
+        return super().__call__(request)
+
+
+class ApiError(Exception):
+    """Raised by endpoints for a 4xx with optional per-field errors."""
+
+    def __init__(self, status: int, detail: str, errors: list[dict] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.errors = status, detail, errors or []
+
+
+def require_role(request: HttpRequest, *roles: str) -> None:
+    if not has_role(request.user, *roles):
+        raise ApiError(403, "Your role does not allow this action.")
+
+
+api = NinjaAPI(
+    title="linecampaigns API",
+    version="1",
+    urls_namespace="api",
+    auth=[BearerToken(), BrowserSession()],
+    docs_url="/docs",
+)
+
+
+def _error(request: HttpRequest, status: int, detail: str, errors=None) -> HttpResponse:
+    return api.create_response(request, {"detail": detail, "errors": errors or []}, status=status)
+
+
+@api.exception_handler(ApiError)
+def _api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
+    return _error(request, exc.status, exc.detail, exc.errors)
+
+
+def _field_name(loc) -> str:
+    """("body", "payload", "name") -> "name"; ("query", "page") -> "page"."""
+    loc = [str(part) for part in loc]
+    return ".".join(loc[2:] if loc[:1] == ["body"] else loc[1:]) or "body"
+
+
+@api.exception_handler(ValidationError)
+def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    errors = [
+        {"field": _field_name(err.get("loc", [])), "message": err.get("msg", "invalid")}
+        for err in exc.errors
+    ]
+    return _error(request, 400, "The request is not valid.", errors)
+
+
+@api.exception_handler(AuthenticationError)
+def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return _error(request, 401, "Authentication required: send 'Authorization: Bearer <token>'.")
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return _error(request, exc.status_code, str(exc))
+
+
+def _register_routers() -> None:
+    from analytics.api import router as analytics_router
+    from audiences.api import router as audiences_router
+    from campaigns.api import router as campaigns_router
+    from campaigns.templates_api import router as templates_router
+    from connections.api import router as connections_router
+
+    api.add_router("", connections_router)
+    api.add_router("", audiences_router)
+    api.add_router("", templates_router)
+    api.add_router("", campaigns_router)
+    api.add_router("", analytics_router)
+
+
+_register_routers()

@@ -1,0 +1,163 @@
+"""The first-run sandbox: a connection to the bundled LINE emulator, sample contacts, segments.
+
+Everything goes through the apps' own services, as an Admin would do it by hand; only the
+follow status (which LINE itself would tell us by webhook) is set directly."""
+
+import random
+from datetime import date, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from audiences.models import Contact, Segment
+from audiences.services import contacts_bulk_upsert, segment_create
+from connections.line import line_call
+from connections.models import Connection
+from connections.services import connection_create
+
+SANDBOX_NAME = "Sandbox"
+FIRST_NAMES = [
+    "Haruto",
+    "Yui",
+    "Sota",
+    "Hina",
+    "Ren",
+    "Aoi",
+    "Yuto",
+    "Mei",
+    "Riku",
+    "Sakura",
+    "Kaito",
+    "Rin",
+    "Hinata",
+    "Mio",
+    "Takumi",
+    "Yuna",
+    "Daiki",
+    "Emma",
+    "Kenji",
+    "Nana",
+]
+LAST_NAMES = [
+    "Sato",
+    "Suzuki",
+    "Takahashi",
+    "Tanaka",
+    "Watanabe",
+    "Ito",
+    "Yamamoto",
+    "Nakamura",
+    "Kobayashi",
+    "Kato",
+    "Yoshida",
+    "Yamada",
+]
+CITIES = ["Tokyo", "Osaka", "Yokohama", "Nagoya", "Sapporo", "Fukuoka", "Kyoto", "Kobe"]
+PLANS = [("free", 0.6), ("silver", 0.28), ("gold", 0.12)]
+
+SEGMENTS = [
+    (
+        "Tokyo gold members",
+        {
+            "all": [
+                {"field": "attributes.city", "op": "eq", "value": "Tokyo"},
+                {"field": "attributes.plan", "op": "eq", "value": "gold"},
+            ]
+        },
+    ),
+    (
+        "Signed up in the last 90 days",
+        {
+            "all": [
+                {
+                    "field": "attributes.signup_date",
+                    "op": "gte",
+                    "value": (date.today() - timedelta(days=90)).isoformat(),
+                },
+            ]
+        },
+    ),
+    (
+        "Kansai (Osaka, Kyoto, Kobe), 30 and over",
+        {
+            "all": [
+                {"field": "attributes.city", "op": "in", "value": ["Osaka", "Kyoto", "Kobe"]},
+                {"field": "attributes.age", "op": "gte", "value": 30},
+            ]
+        },
+    ),
+    (
+        "Active this week",
+        {
+            "all": [
+                {"field": "last_interaction_at", "op": "within_last", "value": "7d"},
+            ]
+        },
+    ),
+]
+
+
+def _follower_ids(connection: Connection, limit: int) -> list[str]:
+    async def collect(client) -> list[str]:
+        ids: list[str] = []
+        async for page in client.follower_ids(limit=1000):
+            ids.extend(page)
+            if len(ids) >= limit:
+                break
+        return ids[:limit]
+
+    return line_call(connection, collect)
+
+
+def _contact(rng: random.Random, line_id: str) -> dict:
+    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+    plan = rng.choices([p for p, _ in PLANS], weights=[w for _, w in PLANS])[0]
+    signup = date.today() - timedelta(days=rng.randint(0, 730))
+    return {
+        "line_id": line_id,
+        "display_name": f"{first} {last}",
+        "attributes": {
+            "first_name": first,
+            "last_name": last,
+            "city": rng.choice(CITIES),
+            "plan": plan,
+            "age": rng.randint(18, 72),
+            "signup_date": signup.isoformat(),
+            "points": rng.randint(0, 5000),
+            "newsletter": rng.random() < 0.7,
+        },
+    }
+
+
+def demo_is_needed() -> bool:
+    return not Connection.objects.exists() and not Contact.objects.exists()
+
+
+def demo_seed(*, emulator_url: str, token: str, secret: str, contacts: int = 1000) -> dict:
+    connection = connection_create(
+        actor=None,
+        name=SANDBOX_NAME,
+        channel_access_token=token,
+        channel_secret=secret,
+        api_base_url=emulator_url,
+    )
+    rng = random.Random(20261121)
+    ids = _follower_ids(connection, contacts)
+    result = contacts_bulk_upsert(contacts=[_contact(rng, i) for i in ids], source="import")
+    now = timezone.now()
+    with transaction.atomic():
+        imported = Contact.objects.filter(line_id__in=ids)
+        imported.update(follow_status=Contact.FollowStatus.FOLLOWING, connection=connection)
+        for offset, line_id in enumerate(ids):
+            if offset % 10 == 0:
+                Contact.objects.filter(line_id=line_id).update(
+                    last_interaction_at=now - timedelta(hours=rng.randint(1, 24 * 60))
+                )
+        Contact.objects.filter(line_id__in=ids[::25]).update(
+            follow_status=Contact.FollowStatus.UNFOLLOWED
+        )
+        Contact.objects.filter(line_id__in=ids[7::50]).update(opted_out=True)
+    for name, rules in SEGMENTS:
+        if not Segment.objects.filter(name=name).exists():
+            segment_create(name=name, rules=rules, user=None)
+    return {"connection": connection, "contacts": result["created"], "segments": len(SEGMENTS)}

@@ -1,0 +1,69 @@
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+
+from linecampaigns.roles import ROLES
+
+User = get_user_model()
+ROLE_CHOICES = [(role, role) for role in ROLES]
+
+
+class BootstrapForm(forms.Form):
+    """Adds Bootstrap classes and marks invalid fields; every form in the project uses it."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            widget = field.widget
+            if isinstance(widget, forms.CheckboxInput):
+                css = "form-check-input"
+            elif isinstance(widget, forms.Select | forms.SelectMultiple):
+                css = "form-select"
+            else:
+                css = "form-control"
+            widget.attrs["class"] = f"{widget.attrs.get('class', '')} {css}".strip()
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        for name in self.errors:
+            if name in self.fields:
+                widget = self.fields[name].widget
+                widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid"
+                widget.attrs["aria-invalid"] = "true"
+
+
+class UserCreateForm(BootstrapForm):
+    username = forms.CharField(max_length=150)
+    email = forms.EmailField(required=False)
+    role = forms.ChoiceField(choices=ROLE_CHOICES)
+    password = forms.CharField(
+        widget=forms.PasswordInput, help_text="The user can change it after logging in."
+    )
+
+    def clean_username(self) -> str:
+        username = self.cleaned_data["username"].strip()
+        if User.objects.filter(username__iexact=username).exists():
+            raise forms.ValidationError(f"A user named {username!r} already exists.")
+        return username
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("password") and data.get("username"):
+            validate_password(data["password"], User(username=data["username"]))
+        return data
+
+
+class UserRoleForm(BootstrapForm):
+    role = forms.ChoiceField(choices=ROLE_CHOICES)
+
+
+class AuditFilterForm(BootstrapForm):
+    actor = forms.CharField(required=False)
+    action = forms.CharField(required=False)
+    target = forms.CharField(required=False)
+    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class ApiTokenForm(BootstrapForm):
+    name = forms.CharField(max_length=100, help_text="What the token is for, e.g. 'CRM sync'.")

@@ -1,0 +1,43 @@
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+
+from linecampaigns.models import AuditEntry
+
+User = get_user_model()
+
+
+def audit_entries(
+    *, actor: str = "", action: str = "", target: str = "", since=None, until=None
+) -> QuerySet[AuditEntry]:
+    entries = AuditEntry.objects.all()
+    if actor:
+        entries = entries.filter(actor_name__icontains=actor)
+    if action:
+        entries = entries.filter(action__startswith=action)
+    if target:
+        entries = entries.filter(Q(target_repr__icontains=target) | Q(target_id=target))
+    if since:
+        entries = entries.filter(created_at__date__gte=since)
+    if until:
+        entries = entries.filter(created_at__date__lte=until)
+    return entries
+
+
+def audit_actions() -> list[str]:
+    return list(AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct())
+
+
+def users_with_roles() -> QuerySet:
+    return User.objects.order_by("username").prefetch_related("groups")
+
+
+def dashboard_counts() -> dict[str, int]:
+    from audiences.models import Contact
+    from campaigns.models import Campaign
+    from connections.models import Connection
+
+    return {
+        "contacts": Contact.objects.count(),
+        "campaigns": Campaign.objects.count(),
+        "connections": Connection.objects.count(),
+    }

@@ -1,0 +1,43 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from linecampaigns import views
+from linecampaigns.api import api
+
+
+def _api_urls(urls: tuple) -> tuple:
+    """The API authenticates each request itself (bearer token or session) and answers 401 in
+    JSON, so LoginRequiredMiddleware's redirect to the login page must not apply to it."""
+    patterns, app_name, namespace = urls
+    for pattern in patterns:
+        if pattern.name not in ("openapi-json", "openapi-view"):
+            pattern.callback.login_required = False
+    return patterns, app_name, namespace
+
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/login/", views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/password_change/",
+        auth_views.PasswordChangeView.as_view(),
+        name="password_change",
+    ),
+    path(
+        "accounts/password_change/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
+    path("accounts/tokens/", views.api_tokens, name="api_tokens"),
+    path("settings/users/", views.users, name="users"),
+    path("settings/users/<int:user_id>/", views.user_edit, name="user_edit"),
+    path("settings/audit/", views.audit_log, name="audit_log"),
+    path("api/v1/", _api_urls(api.urls)),
+    path("connections/", include("connections.urls")),
+    path("webhooks/", include("connections.webhook_urls")),
+    path("audiences/", include("audiences.urls")),
+    path("campaigns/", include("campaigns.urls")),
+    path("analytics/", include("analytics.urls")),
+]

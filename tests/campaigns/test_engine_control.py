@@ -1,0 +1,158 @@
+"""Pause, resume and cancel between requests; LINE's monthly limit and a 401 pause by themselves."""
+
+import pytest
+
+from campaigns.engine.batches import BatchRun
+from campaigns.models import Campaign, Delivery
+from campaigns.services import (
+    LaunchBlocked,
+    campaign_cancel,
+    campaign_create,
+    campaign_launch,
+    campaign_pause,
+    campaign_resume,
+)
+from linecampaigns.models import AuditEntry
+from tests.campaigns.engine_support import (
+    counters,
+    drain,
+    fast_engine,  # noqa: F401
+    launch,
+    ledger,
+    line_id,
+    make_connection,
+    make_contacts,
+    row_counts,
+)
+
+GREETING = [{"type": "text", "text": 'Hi {{ first_name | default: "there" }}'}]
+N = 40
+
+pytestmark = pytest.mark.usefixtures("fast_engine")
+
+
+@pytest.fixture
+def connection(db, emulator):
+    return make_connection(emulator)
+
+
+@pytest.fixture
+def slow_sends(emulator, settings):
+    """Few requests in flight and a slow LINE, so a campaign is mid-send for a while."""
+    settings.CAMPAIGN_SEND_CONCURRENCY = 4
+    emulator.configure(latency_ms=20)
+
+
+def act_mid_send(monkeypatch, action) -> None:
+    """Runs `action(campaign)` once, between requests, after the first recipients were sent."""
+    original = BatchRun._control
+    done = []
+
+    def control(run: BatchRun) -> None:
+        run.campaign.refresh_from_db(fields=["sent"])
+        if not done and run.campaign.sent > 0:
+            done.append(True)
+            action(run.campaign)
+        original(run)
+
+    monkeypatch.setattr(BatchRun, "_control", control)
+
+
+def test_a_paused_campaign_sends_nothing_more_and_resumes_where_it_stopped(
+    emulator, connection, marketer, monkeypatch, slow_sends
+):
+    make_contacts(N)
+    campaign = launch(marketer, connection, messages=GREETING)
+    act_mid_send(monkeypatch, lambda c: campaign_pause(campaign=c, user=marketer, reason="hold"))
+    campaign = drain(campaign)
+
+    assert campaign.status == Campaign.Status.PAUSED
+    assert campaign.pause_reason == "hold"
+    sent_while_running = sum(ledger(emulator).values())
+    assert 0 < sent_while_running < N
+    assert campaign.sent == sent_while_running
+    assert Delivery.objects.filter(campaign=campaign, status="pending").count() == N - campaign.sent
+    assert not Delivery.objects.filter(campaign=campaign, status="sending").exists()
+
+    monkeypatch.undo()
+    campaign = drain(campaign_resume(campaign=campaign, user=marketer))
+    assert campaign.status == Campaign.Status.COMPLETED
+    assert ledger(emulator) == {line_id(i): 1 for i in range(N)}
+    assert counters(campaign) == row_counts(campaign)
+    actions = set(AuditEntry.objects.values_list("action", flat=True))
+    assert {"campaign.launch", "campaign.pause", "campaign.resume"} <= actions
+
+
+def test_cancel_mid_send_skips_the_rest_as_cancelled(
+    emulator, connection, marketer, monkeypatch, slow_sends
+):
+    make_contacts(N)
+    campaign = launch(marketer, connection, messages=GREETING)
+    act_mid_send(monkeypatch, lambda c: campaign_cancel(campaign=c, user=marketer))
+    campaign = drain(campaign)
+
+    assert campaign.status == Campaign.Status.CANCELLED
+    sent = sum(ledger(emulator).values())
+    assert 0 < sent < N
+    assert campaign.sent == sent
+    cancelled = Delivery.objects.filter(campaign=campaign, status="skipped", reason="cancelled")
+    assert cancelled.count() == N - sent
+    assert counters(campaign) == row_counts(campaign)
+    assert campaign.attempted == campaign.sent + campaign.failed
+    assert AuditEntry.objects.filter(action="campaign.cancel").exists()
+
+
+def test_monthly_limit_pauses_with_the_reason_and_resumes_after_the_quota_is_raised(
+    emulator, connection, marketer
+):
+    make_contacts(25)
+    campaign = launch(marketer, connection, messages=GREETING)
+    emulator.configure(monthly_quota=10)
+    campaign = drain(campaign)
+
+    assert campaign.status == Campaign.Status.PAUSED
+    assert "monthly" in campaign.pause_reason
+    assert campaign.sent == 10 and campaign.failed == 0
+    assert Delivery.objects.filter(campaign=campaign, status="pending").count() == 15
+    assert AuditEntry.objects.filter(action="campaign.pause", actor=None).exists()
+
+    emulator.configure(monthly_quota=1000)
+    campaign = drain(campaign_resume(campaign=campaign, user=marketer))
+    assert campaign.status == Campaign.Status.COMPLETED
+    assert ledger(emulator) == {line_id(i): 1 for i in range(25)}
+    assert counters(campaign) == row_counts(campaign)
+
+
+def test_launch_is_blocked_when_the_quota_is_short(emulator, connection, marketer):
+    make_contacts(5)
+    emulator.configure(monthly_quota=3)
+    campaign = campaign_create(
+        user=marketer,
+        name="Too big",
+        connection=connection,
+        audience_type=Campaign.Audience.ALL_FOLLOWING,
+        messages=GREETING,
+    )
+    with pytest.raises(LaunchBlocked) as blocked:
+        campaign_launch(campaign=campaign, user=marketer)
+    assert any("quota" in reason for reason in blocked.value.reasons)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.DRAFT
+    assert not Delivery.objects.filter(campaign=campaign).exists()
+
+
+def test_a_401_pauses_the_campaign_and_nothing_is_failed(emulator, connection, marketer):
+    make_contacts(10)
+    campaign = launch(marketer, connection, messages=GREETING)
+    emulator.configure(token="rotated-token")
+    campaign = drain(campaign)
+
+    assert campaign.status == Campaign.Status.PAUSED
+    assert "401" in campaign.pause_reason
+    assert campaign.failed == 0 and campaign.sent == 0
+    assert Delivery.objects.filter(campaign=campaign, status="pending").count() == 10
+
+    emulator.configure(token=emulator.token)
+    campaign = drain(campaign_resume(campaign=campaign, user=marketer))
+    assert campaign.status == Campaign.Status.COMPLETED
+    assert ledger(emulator) == {line_id(i): 1 for i in range(10)}

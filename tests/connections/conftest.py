@@ -1,0 +1,15 @@
+import pytest
+
+from connections.models import Connection
+from connections.services import connection_create
+
+
+@pytest.fixture
+def connection(db, emulator, admin_user) -> Connection:
+    return connection_create(
+        actor=admin_user,
+        name="Main OA",
+        channel_access_token=emulator.token,
+        channel_secret=emulator.secret,
+        api_base_url=emulator.base_url,
+    )

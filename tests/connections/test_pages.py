@@ -1,0 +1,91 @@
+import pytest
+
+from campaigns.models import Campaign
+from connections.models import Connection
+from linecampaigns.models import AuditEntry
+
+PAGES = ["", "add/", "{pk}/", "{pk}/edit/", "{pk}/delete/", "{pk}/backfill/progress/"]
+ACTIONS = ["{pk}/check/", "{pk}/quota/", "{pk}/backfill/", "{pk}/delete/"]
+
+
+@pytest.mark.parametrize("who", ["marketer_client", "analyst_client"])
+def test_only_admins_open_connection_pages_and_actions(who, request, connection) -> None:
+    client = request.getfixturevalue(who)
+    for path in PAGES:
+        assert client.get("/connections/" + path.format(pk=connection.pk)).status_code == 403
+    for path in ACTIONS:
+        assert client.post("/connections/" + path.format(pk=connection.pk)).status_code == 403
+    assert Connection.objects.filter(pk=connection.pk).exists()
+
+
+def test_the_list_has_a_helpful_empty_state(admin_client) -> None:
+    empty = admin_client.get("/connections/").content.decode()
+    assert 'class="empty-state"' in empty
+    assert "Add connection" in empty
+
+
+def test_the_list_shows_each_connection(admin_client, connection, emulator) -> None:
+    Connection.objects.filter(pk=connection.pk).update(
+        quota_type="limited", quota_limit=1000, quota_used=250
+    )
+    page = admin_client.get("/connections/").content.decode()
+    assert "Main OA" in page
+    assert "Active" in page
+    assert "LINE Emulator" in page
+    assert "250 of 1000 used · 750 left" in page
+
+
+def test_the_detail_page_has_the_webhook_url_to_copy_and_the_sandbox_link(
+    admin_client, connection
+) -> None:
+    page = admin_client.get(f"/connections/{connection.pk}/").content.decode()
+    assert f'value="http://testserver/webhooks/line/{connection.webhook_slug}/"' in page
+    assert 'data-copy="#webhook-url"' in page
+    assert f'href="{connection.api_base_url}/_emulator/"' in page
+    assert "Check again" in page
+
+
+def test_an_invalid_connection_shows_its_last_error(admin_client, connection) -> None:
+    Connection.objects.filter(pk=connection.pk).update(
+        status="invalid", last_error="LINE rejected the channel access token (401: nope)"
+    )
+    page = admin_client.get("/connections/").content.decode()
+    assert "Invalid" in page
+    assert "LINE rejected the channel access token (401: nope)" in page
+
+
+def _campaign(connection: Connection, status: str) -> Campaign:
+    return Campaign.objects.create(name=f"{status} campaign", connection=connection, status=status)
+
+
+def test_delete_is_refused_while_a_campaign_is_sending(admin_client, connection) -> None:
+    _campaign(connection, Campaign.Status.SENDING)
+    confirm = admin_client.get(f"/connections/{connection.pk}/delete/").content.decode()
+    assert "is sending" in confirm
+    response = admin_client.post(f"/connections/{connection.pk}/delete/", follow=True)
+    assert "while 1 campaign using it is sending" in response.content.decode()
+    assert Connection.objects.filter(pk=connection.pk).exists()
+
+
+def test_delete_is_refused_while_finished_campaigns_keep_their_history(
+    admin_client, connection
+) -> None:
+    _campaign(connection, Campaign.Status.COMPLETED)
+    response = admin_client.post(f"/connections/{connection.pk}/delete/", follow=True)
+    assert "delivery history would be lost" in response.content.decode()
+    assert Connection.objects.filter(pk=connection.pk).exists()
+
+
+def test_delete_after_confirmation_removes_the_connection_and_its_drafts(
+    admin_client, connection
+) -> None:
+    _campaign(connection, Campaign.Status.DRAFT)
+    confirm = admin_client.get(f"/connections/{connection.pk}/delete/").content.decode()
+    assert "data-confirm=" in confirm
+    assert "1 draft campaign is deleted with it" in confirm
+    response = admin_client.post(f"/connections/{connection.pk}/delete/")
+    assert response.status_code == 302
+    assert not Connection.objects.exists()
+    assert not Campaign.objects.exists()
+    entry = AuditEntry.objects.get(action="connection.delete")
+    assert entry.details == {"draft_campaigns_deleted": 1}

@@ -1,0 +1,74 @@
+"""The polish a user expects: times in their own time zone, a question before anything is
+deleted, and lists that say why they are empty."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from datetime import datetime
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import App
+from tests.e2e.flows import ensure_connection, seed_one_of_each, switch_to
+
+
+@pytest.mark.browser_context_args(timezone_id="Asia/Tokyo")
+def test_times_are_shown_in_the_browsers_time_zone(page: Page, app: App):
+    ensure_connection(page, app)
+    seed_one_of_each(page, app)
+    switch_to(page, app, "marketer")
+    page.goto(f"{app.url}/analytics/")
+    report = page.locator("a[href^='/analytics/campaigns/']").first.get_attribute("href")
+    campaign_id = int(re.search(r"/analytics/campaigns/(\d+)/", report).group(1))
+    started = datetime.fromisoformat(
+        page.request.get(f"{app.url}/api/v1/campaigns/{campaign_id}").json()["started_at"]
+    )
+    in_tokyo = started.astimezone(zoneinfo.ZoneInfo("Asia/Tokyo"))
+    page.goto(f"{app.url}/campaigns/{campaign_id}/")
+    started_row = page.locator("dt", has_text="Started").locator("xpath=following-sibling::dd[1]")
+    expect(started_row).to_have_text(in_tokyo.strftime("%Y-%m-%d %H:%M:%S JST"))
+
+
+def test_deleting_a_segment_asks_first(page: Page, app: App):
+    switch_to(page, app, "marketer")
+    page.goto(f"{app.url}/audiences/segments/new/")
+    page.get_by_label("Name", exact=True).fill("Throwaway")
+    page.get_by_label("Field").fill("follow_status")
+    page.get_by_label("Value").fill("following")
+    page.get_by_role("button", name="Save segment").click()
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name="Throwaway"))
+    expect(row).to_have_count(1)
+
+    prompts: list[str] = []
+
+    def answer(accept: bool):
+        def handle(dialog) -> None:
+            prompts.append(dialog.message)
+            dialog.accept() if accept else dialog.dismiss()
+
+        return handle
+
+    page.once("dialog", answer(False))
+    row.get_by_role("button", name="Delete").click()
+    page.wait_for_timeout(300)
+    page.reload()
+    expect(row).to_have_count(1)
+    page.once("dialog", answer(True))
+    row.get_by_role("button", name="Delete").click()
+    expect(page.get_by_text("Deleted segment “Throwaway”.")).to_be_visible()
+    expect(row).to_have_count(0)
+    assert prompts == ["Delete segment “Throwaway”?"] * 2
+
+
+def test_lists_say_why_they_are_empty(page: Page, app: App):
+    switch_to(page, app, "marketer")
+    page.goto(f"{app.url}/campaigns/")
+    page.get_by_label("Search by name").fill("no campaign has this name")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator(".empty-state")).to_contain_text("No campaign matches these filters")
+    page.goto(f"{app.url}/audiences/contacts/")
+    page.get_by_label("Search", exact=True).fill("nobody-by-this-name")
+    page.get_by_label("Search", exact=True).press("Enter")
+    expect(page.locator(".empty-state")).to_contain_text("No contacts match")
