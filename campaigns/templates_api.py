@@ -2,7 +2,7 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from campaigns.models import MessageTemplate
 from campaigns.template_services import TemplateInvalid, template_create
@@ -31,13 +31,13 @@ class TemplateOut(Schema):
 
 
 @router.post("/templates", response={201: TemplateCreated})
-def create_template(request: HttpRequest, payload: TemplateIn) -> tuple[int, dict]:
+def create_template(request: HttpRequest, payload: TemplateIn) -> Status:
     require_role(request, *WRITERS)
     try:
         template = template_create(user=request.user, name=payload.name, messages=payload.messages)
     except TemplateInvalid as exc:
         raise ApiError(400, "The template is not valid.", exc.errors) from exc
-    return 201, {"id": template.pk}
+    return Status(201, {"id": template.pk})
 
 
 @router.get("/templates", response=list[TemplateOut])

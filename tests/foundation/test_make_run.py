@@ -19,7 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert proc.poll() is None, "the launcher stopped"
+        if proc.poll() is not None:
+            output = proc.stdout.read() if proc.stdout else ""
+            raise AssertionError(f"the launcher stopped with {proc.returncode}:\n{output}")
         try:
             response = httpx.get(f"{url}/healthz", timeout=2)
             if response.status_code == 200:
