@@ -14,13 +14,16 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
+
 ROOT = Path(__file__).resolve().parent.parent
 VAR = Path(os.environ.get("VAR_DIR", ROOT / "var"))
 PY = sys.executable
 
 
 def _manage(*args: str) -> None:
-    subprocess.run([PY, "manage.py", *args], cwd=ROOT, check=True)
+    if subprocess.run([PY, "manage.py", *args], cwd=ROOT).returncode != 0:
+        sys.exit(f"`manage.py {args[0]}` failed; its messages are above.")
 
 
 def _start(name: str, argv: list[str]) -> subprocess.Popen:
@@ -39,24 +42,32 @@ def _emulator_credentials() -> dict[str, str]:
     return json.loads(path.read_text())
 
 
-def _wait_for_port(port: int, timeout: float = 15.0) -> bool:
+def _wait_until_up(url: str, process: subprocess.Popen, timeout: float = 90.0) -> bool:
+    """Poll `url` until it answers at all. An HTTP answer, not a bare TCP connect: on loopback a
+    connect to a free ephemeral port can meet itself and look like a listener."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return True
-        time.sleep(0.2)
+        if process.poll() is not None:
+            return False
+        try:
+            httpx.get(url, timeout=2.0, trust_env=False)
+            return True
+        except httpx.HTTPError:
+            time.sleep(0.25)
     return False
 
 
 def _port_in_use(port: int) -> bool:
     with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
 
 
 def _start_emulator(port: int, processes: list[subprocess.Popen]) -> dict[str, str]:
-    if _port_in_use(port):
-        sys.exit(f"Port {port} is taken, so the LINE emulator cannot start: set EMULATOR_PORT.")
     creds = _emulator_credentials()
     process = _start(
         "LINE emulator",
@@ -77,7 +88,7 @@ def _start_emulator(port: int, processes: list[subprocess.Popen]) -> dict[str, s
         ],
     )
     processes.append(process)
-    if not _wait_for_port(port):
+    if not _wait_until_up(f"http://127.0.0.1:{port}/_emulator/health", process):
         sys.exit(f"The LINE emulator did not start on port {port} (EMULATOR_PORT=… to change).")
     return creds
 
@@ -119,6 +130,11 @@ def _start_all(port: int, processes: list[subprocess.Popen]) -> None:
     demo = os.environ.get("DEMO", "1") != "0"
     emulator_port = int(os.environ.get("EMULATOR_PORT", "8765"))
 
+    if _port_in_use(port):
+        sys.exit(f"Port {port} is taken, so the dashboard cannot start: make run PORT=8001.")
+    if demo and _port_in_use(emulator_port):
+        sys.exit(f"Port {emulator_port} is taken, so the LINE emulator cannot start: "
+                 "make run EMULATOR_PORT=8766, or DEMO=0 to run without it.")  # fmt: skip
     print("Preparing the database …", flush=True)
     _manage("migrate", "--no-input", "-v", "0")
     _manage("ensure_admin")
@@ -130,9 +146,11 @@ def _start_all(port: int, processes: list[subprocess.Popen]) -> None:
             f"--token={creds['token']}",
             f"--secret={creds['secret']}",
         )
-    processes.append(_start("web", web_argv(port)))
+    web = _start("web", web_argv(port))
+    processes.append(web)
     processes.append(_start("worker", worker_argv(VAR)))
-    _wait_for_port(port)
+    if not _wait_until_up(f"http://127.0.0.1:{port}/healthz", web):
+        sys.exit(f"The dashboard did not start on port {port}; see the messages above.")
     url = f"http://127.0.0.1:{port}"
     sandbox = (
         f"Sandbox: the LINE emulator runs at http://127.0.0.1:{emulator_port}/_emulator/ and "
