@@ -3,6 +3,7 @@ it all."""
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -68,3 +69,23 @@ def test_make_run_starts_everything_with_a_sandbox_and_stops_on_one_signal(tmp_p
     assert "1000 sample contacts and 4 segments" in output
     assert f"running at {url}/" in output
     assert not [child for child in children if child.is_running() and child.status() != "zombie"]
+
+
+def test_make_run_refuses_a_taken_port_before_touching_the_database(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "DEBUG": "true", "VAR_DIR": str(tmp_path)}
+        env.pop("DATABASE_URL", None)
+        result = subprocess.run(
+            [sys.executable, "-m", "linecampaigns.devserver", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"Port {port} is taken, so the dashboard cannot start" in result.stderr
+    assert not (tmp_path / "db.sqlite3").exists()
