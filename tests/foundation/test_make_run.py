@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -17,12 +18,21 @@ from tests.emulator_fixtures import _free_port
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> dict:
+def _drain(proc: subprocess.Popen) -> tuple[threading.Thread, list[str]]:
+    """Read the launcher's output as it comes, so a full pipe never blocks it or its children.
+    The thread ends when the launcher and every child have closed the pipe."""
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
+    return reader, lines
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, output: list[str], timeout=120) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            output = proc.stdout.read() if proc.stdout else ""
-            raise AssertionError(f"the launcher stopped with {proc.returncode}:\n{output}")
+            time.sleep(1)
+            raise AssertionError(f"the launcher stopped with {proc.returncode}:\n{''.join(output)}")
         try:
             response = httpx.get(f"{url}/healthz", timeout=2)
             if response.status_code == 200:
@@ -30,7 +40,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> dict
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
-    raise AssertionError("/healthz never said all ok")
+    raise AssertionError(f"/healthz never said all ok:\n{''.join(output)}")
 
 
 def test_make_run_starts_everything_with_a_sandbox_and_stops_on_one_signal(tmp_path):
@@ -54,9 +64,10 @@ def test_make_run_starts_everything_with_a_sandbox_and_stops_on_one_signal(tmp_p
         stderr=subprocess.STDOUT,
         text=True,
     )
+    reader, lines = _drain(proc)
     try:
         url = f"http://127.0.0.1:{port}"
-        assert _wait_healthy(url, proc) == {"database": "ok", "broker": "ok", "worker": "ok"}
+        assert _wait_healthy(url, proc, lines) == {"database": "ok", "broker": "ok", "worker": "ok"}
         assert httpx.get(f"{url}/accounts/login/").status_code == 200
         chat = httpx.get(f"http://127.0.0.1:{emulator_port}/_emulator/")
         assert chat.status_code == 200
@@ -64,7 +75,9 @@ def test_make_run_starts_everything_with_a_sandbox_and_stops_on_one_signal(tmp_p
         assert len(children) >= 3
     finally:
         proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        reader.join(timeout=30)
+    output = "".join(lines)
     assert "Username: admin  Password: first-run-pass-2026" in output
     assert "1000 sample contacts and 4 segments" in output
     assert f"running at {url}/" in output
