@@ -18,7 +18,7 @@ from django.db.models.functions import Trunc
 from django.utils import timezone
 
 from analytics.models import CampaignInsight, CampaignReport
-from campaigns.models import Campaign, Delivery
+from campaigns.models import RETRYABLE_REASONS, Campaign, Delivery
 from connections.models import Connection
 
 UTC = dt.UTC
@@ -28,7 +28,6 @@ FINISHED_STATUSES = (
     Campaign.Status.EXPIRED,
 )
 LIVE_STATUSES = (Campaign.Status.SENDING, Campaign.Status.PAUSED)
-RETRYABLE_REASONS = ("rate_limit", "server_error", "timeout", "connection_error", "unknown_outcome")
 
 REASON_LABELS = {
     "frequency_cap": "Frequency cap reached",
@@ -461,3 +460,14 @@ def quota_use(*, today: dt.date) -> list[dict]:
         }
         for connection in Connection.objects.order_by("name")
     ]
+
+
+def retryable_failures(campaign: Campaign) -> QuerySet[Delivery]:
+    """The failed rows a retry campaign of `campaign` sends to again (contacts since deleted are
+    left out); the engine's retry audience is the same rows."""
+    return Delivery.objects.filter(
+        campaign=campaign,
+        status=Delivery.Status.FAILED,
+        reason__in=RETRYABLE_REASONS,
+        contact__isnull=False,
+    )

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from analytics import selectors
 from analytics.models import CampaignInsight, CampaignReport, InsightCall
-from campaigns.models import Campaign, Delivery
+from campaigns.models import RETRYABLE_REASONS, Campaign, Delivery
 from connections.line import line_call
 from connections.models import Connection
 from lineapi import LineApiError
@@ -77,24 +77,20 @@ def campaign_retry_failed(*, campaign: Campaign, user) -> Campaign:
             f"This campaign already has a retry campaign: “{open_retry.name}” (#{open_retry.pk})."
         )
     failed = Delivery.objects.filter(campaign=campaign, status=Delivery.Status.FAILED)
-    ids = list(
-        failed.filter(reason__in=selectors.RETRYABLE_REASONS)
-        .order_by("id")
-        .values_list("line_id", flat=True)
-    )
-    if not ids:
+    retryable = selectors.retryable_failures(campaign).count()
+    if not retryable:
         raise ValidationError("No recipient failed for a reason that a retry can fix.")
-    permanent = failed.exclude(reason__in=selectors.RETRYABLE_REASONS).count()
+    permanent = failed.exclude(reason__in=RETRYABLE_REASONS).count()
     with transaction.atomic():
         try:
-            # explicit_ids holds every id in one JSON list: heavy for ~1M failures, but bounded
-            # by the campaigns app's MAX_EXPLICIT_IDS.
+            # The audience is a query over this campaign's failed rows, run at launch: no list
+            # of ids to store, however many failed.
             retry = campaign_create(
                 user=user,
                 name=f"{campaign.name} — retry of failed"[:200],
                 connection=campaign.connection,
-                audience_type=Campaign.Audience.EXPLICIT,
-                explicit_ids=ids,
+                audience_type=Campaign.Audience.RETRY,
+                parent=campaign,
                 template=campaign.template,
                 messages=campaign.messages,
                 schedule_timezone=campaign.schedule_timezone,
@@ -103,15 +99,13 @@ def campaign_retry_failed(*, campaign: Campaign, user) -> Campaign:
             )
         except CampaignError as exc:
             raise ValidationError(exc.message) from exc
-        retry.parent = campaign
-        retry.save(update_fields=["parent"])
         audit_record(
             actor=user,
             action="campaign.retry_failed",
             target=retry,
             details={
                 "parent": campaign.pk,
-                "recipients": len(ids),
+                "recipients": retryable,
                 "permanent_failures_excluded": permanent,
             },
         )

@@ -112,9 +112,10 @@ def campaign_retry(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("analytics_campaign_report", pk=campaign.pk)
+    count = selectors.retryable_failures(campaign).count()
     messages.success(
         request,
-        f"Draft “{retry.name}” created for {len(retry.explicit_ids):,} recipients whose "
-        "failure a retry can fix. Review it, then send it.",
+        f"Draft “{retry.name}” created for the {count:,} recipients whose failure a retry can "
+        "fix. Review it, then send it.",
     )
     return redirect(f"/campaigns/{retry.pk}/review/")

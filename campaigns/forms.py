@@ -329,9 +329,14 @@ class CampaignForm(BootstrapForm):
         required=False, initial=True, label="Apply the frequency cap"
     )
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, campaign: Campaign | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["schedule_timezone"].choices = timezone_choices()
+        audiences = [c for c in Campaign.Audience.choices if c[0] != Campaign.Audience.RETRY]
+        if campaign is not None and campaign.audience_type == Campaign.Audience.RETRY:
+            parent = campaign.parent.name if campaign.parent else "an earlier campaign"
+            audiences.append((Campaign.Audience.RETRY, f"The failed recipients of “{parent}”"))
+        self.fields["audience_type"].choices = audiences
         for name in ("audience_type", "message_source", "send_mode"):
             self.fields[name].widget.attrs["class"] = "form-check-input"
 

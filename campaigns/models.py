@@ -3,6 +3,9 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+# Failures a new attempt can fix; the others (invalid request, not found, ...) would fail again.
+RETRYABLE_REASONS = ("rate_limit", "server_error", "timeout", "connection_error", "unknown_outcome")
+
 
 class MessageTemplate(models.Model):
     """1 to 5 LINE message objects whose string fields may hold Liquid placeholders."""
@@ -36,6 +39,8 @@ class Campaign(models.Model):
         SEGMENT = "segment", "A segment"
         ALL_FOLLOWING = "all_following", "All following contacts"
         EXPLICIT = "explicit", "Explicit LINE ids"
+        # The recipients of `parent` whose failure a retry can fix, chosen at launch.
+        RETRY = "retry", "Failed recipients of an earlier campaign"
 
     name = models.CharField(max_length=200)
     connection = models.ForeignKey("connections.Connection", on_delete=models.PROTECT)

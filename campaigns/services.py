@@ -100,6 +100,8 @@ def _validate(campaign: Campaign) -> None:
         raise CampaignError("Choose who receives the campaign.", "audience_type")
     if campaign.audience_type == Campaign.Audience.SEGMENT and campaign.segment_id is None:
         raise CampaignError("Choose a segment.", "segment")
+    if campaign.audience_type == Campaign.Audience.RETRY and campaign.parent_id is None:
+        raise CampaignError("Only a retry campaign has this audience.", "audience_type")
     if campaign.audience_type == Campaign.Audience.EXPLICIT:
         ids = campaign.explicit_ids
         if not isinstance(ids, list) or not ids:
@@ -139,8 +141,10 @@ def campaign_create(
     schedule_timezone: str = "UTC",
     notification_disabled: bool = False,
     frequency_cap_enabled: bool = True,
+    parent: Campaign | None = None,
 ) -> Campaign:
     campaign = Campaign(
+        parent=parent,
         name=(name or "").strip(),
         connection=connection,
         audience_type=audience_type,
@@ -294,6 +298,7 @@ def campaign_copy(*, campaign: Campaign, user) -> Campaign:
         audience_type=campaign.audience_type,
         segment=campaign.segment,
         explicit_ids=list(campaign.explicit_ids or []),
+        parent=campaign.parent if campaign.audience_type == Campaign.Audience.RETRY else None,
         template=campaign.template,
         messages=list(campaign.messages or []),
         schedule_timezone=campaign.schedule_timezone,

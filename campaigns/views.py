@@ -219,9 +219,11 @@ def campaign_edit(request: HttpRequest, campaign_id: int) -> HttpResponse:
         return redirect("campaign_detail", campaign_id=campaign.pk)
     if request.method != "POST":
         return _wizard_page(
-            request, CampaignForm(initial=CampaignForm.initial_for(campaign)), campaign
+            request,
+            CampaignForm(initial=CampaignForm.initial_for(campaign), campaign=campaign),
+            campaign,
         )
-    form = CampaignForm(request.POST)
+    form = CampaignForm(request.POST, campaign=campaign)
     if form.is_valid():
         try:
             services.campaign_update(campaign=campaign, user=request.user, **form.service_kwargs())

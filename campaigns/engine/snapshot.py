@@ -30,7 +30,13 @@ from django.utils import timezone
 
 from audiences.models import Contact
 from campaigns.engine.config import option
-from campaigns.models import Campaign, Delivery, DeliveryBatch, FrequencyCap
+from campaigns.models import (
+    RETRYABLE_REASONS,
+    Campaign,
+    Delivery,
+    DeliveryBatch,
+    FrequencyCap,
+)
 from campaigns.personalization import compile_messages
 from lineapi import LINE_ID_RE
 
@@ -53,6 +59,14 @@ def audience_contacts(campaign: Campaign) -> QuerySet[Contact]:
         return segment_contacts(rules=campaign.segment.rules)
     if campaign.audience_type == Campaign.Audience.ALL_FOLLOWING:
         return Contact.objects.filter(follow_status=Contact.FollowStatus.FOLLOWING)
+    if campaign.audience_type == Campaign.Audience.RETRY:
+        failed = Delivery.objects.filter(
+            campaign_id=campaign.parent_id,
+            status=Delivery.Status.FAILED,
+            reason__in=RETRYABLE_REASONS,
+            contact__isnull=False,
+        )
+        return Contact.objects.filter(pk__in=failed.values("contact_id"))
     return Contact.objects.filter(line_id__in=campaign.explicit_ids or [])
 
 

@@ -12,6 +12,7 @@ import itertools
 from django.db.models import Count
 from django.utils import timezone
 
+from audiences.models import Contact
 from campaigns.models import Campaign, Delivery
 from connections.models import Connection
 
@@ -70,15 +71,18 @@ def campaign(
         started_at=started_at,
         **fields,
     )
-    rows, at = [], started_at
+    rows, contacts, at = [], [], started_at
     for status_, reason, http, message, attempts, count in outcomes:
         for _ in range(count):
             at += dt.timedelta(seconds=seconds_between)
             done = status_ in ("sent", "failed", "skipped")
+            contact = Contact(line_id=line_id(), kind="user", source="api")
+            contacts.append(contact)
             rows.append(
                 Delivery(
                     campaign=c,
-                    line_id=line_id(),
+                    contact=contact,
+                    line_id=contact.line_id,
                     status=status_,
                     reason=reason,
                     http_status=http,
@@ -90,6 +94,7 @@ def campaign(
                     finished_at=at if done else None,
                 )
             )
+    Contact.objects.bulk_create(contacts)  # as the engine leaves them: every row has its contact
     Delivery.objects.bulk_create(rows)
     if status in (Campaign.Status.COMPLETED, Campaign.Status.CANCELLED, Campaign.Status.EXPIRED):
         c.finished_at = at

@@ -3,15 +3,32 @@
 import pytest
 from django.urls import reverse
 
-from analytics.selectors import RETRYABLE_REASONS
-from campaigns.models import Campaign, Delivery
+from audiences.models import Contact
+from campaigns.engine.snapshot import audience_contacts
+from campaigns.models import RETRYABLE_REASONS, Campaign, Delivery
+from campaigns.services import campaign_launch
 from linecampaigns.models import AuditEntry
 from tests.analytics import factories
+from tests.campaigns.engine_support import (
+    counters,
+    drain,
+    fast_engine,  # noqa: F401
+    launch,
+    ledger,
+    line_id,
+    make_connection,
+    make_contacts,
+    row_counts,
+)
 
 
 @pytest.fixture
 def completed(db):
     return factories.campaign(factories.connection(), name="Autumn sale")
+
+
+def entry_recipients(retry: Campaign) -> int:
+    return AuditEntry.objects.get(action="campaign.retry_failed").details["recipients"]
 
 
 def _retry(client, campaign):
@@ -27,17 +44,19 @@ def test_marketer_gets_a_linked_draft_to_the_retryable_failures_only(
     assert response.status_code == 302
     assert response["Location"] == f"/campaigns/{retry.pk}/review/"
     assert retry.status == Campaign.Status.DRAFT
-    assert retry.audience_type == Campaign.Audience.EXPLICIT
+    assert retry.audience_type == Campaign.Audience.RETRY and retry.explicit_ids == []
     assert retry.messages == completed.messages and retry.connection == completed.connection
     retryable = Delivery.objects.filter(
         campaign=completed, status="failed", reason__in=RETRYABLE_REASONS
     )
-    assert sorted(retry.explicit_ids) == sorted(retryable.values_list("line_id", flat=True))
-    assert len(retry.explicit_ids) == 8  # rate limit 3, 5xx 2, timeout, connection, unknown
+    audience = set(audience_contacts(retry).values_list("line_id", flat=True))
+    assert audience == set(retryable.values_list("line_id", flat=True))
+    assert len(audience) == 8  # rate limit 3, 5xx 2, timeout, connection, unknown
     permanent = Delivery.objects.filter(
         campaign=completed, reason__in=("invalid_request", "not_found", "personalization")
     ).values_list("line_id", flat=True)
-    assert not set(permanent) & set(retry.explicit_ids)
+    assert not set(permanent) & audience
+    assert entry_recipients(retry) == 8
     entry = AuditEntry.objects.get(action="campaign.retry_failed")
     assert entry.actor == marketer
     assert entry.details["permanent_failures_excluded"] == 4
@@ -88,3 +107,35 @@ def test_a_second_retry_is_refused_while_the_first_is_open(completed, marketer_c
 def test_retry_needs_a_post(completed, marketer_client):
     response = marketer_client.get(reverse("analytics_campaign_retry", args=[completed.pk]))
     assert response.status_code == 405
+
+
+@pytest.mark.usefixtures("fast_engine")
+def test_a_retry_sends_once_to_the_failed_recipients_who_are_still_reachable(
+    start_emulator, marketer, marketer_client, settings
+):
+    """Through the engine and the emulator: a campaign whose sends all fail with server errors,
+    then its retry, launched after LINE recovers, reaches each failed recipient exactly once;
+    someone who opted out meanwhile is skipped and a deleted contact is left out."""
+    settings.CAMPAIGN_MAX_ATTEMPTS = 2
+    emulator = start_emulator(fault_rate=1.0, fault_hold_s=0)
+    connection = make_connection(emulator)
+    make_contacts(6)
+    first = drain(launch(marketer, connection, messages=[{"type": "text", "text": "Hi"}]))
+    assert (first.status, first.failed, first.sent) == (Campaign.Status.COMPLETED, 6, 0)
+    assert ledger(emulator) == {}
+
+    Contact.objects.filter(line_id=line_id(4)).update(opted_out=True)
+    Contact.objects.filter(line_id=line_id(5)).delete()
+    _retry(marketer_client, first)
+    retry = Campaign.objects.get(parent=first)
+    review = marketer_client.get(f"/campaigns/{retry.pk}/review/").content.decode()
+    assert "Failed recipients of" in review and first.name in review
+    edit = marketer_client.get(f"/campaigns/{retry.pk}/edit/").content.decode()
+    assert f"The failed recipients of “{first.name}”" in edit
+
+    emulator.configure(fault_rate=0)
+    retry = drain(campaign_launch(campaign=retry, user=marketer))
+    assert retry.status == Campaign.Status.COMPLETED
+    assert ledger(emulator) == {line_id(i): 1 for i in range(4)}
+    assert counters(retry) == row_counts(retry)
+    assert (retry.sent, retry.skipped, retry.recipients_total) == (4, 1, 5)
