@@ -2,7 +2,9 @@
 
 Each check appends ``{"message": ..., "property": "messages[1].text"}`` to a list; an empty
 list means LINE would accept the messages as far as we know. Lengths are in UTF-16 code units
-because that is how LINE counts them (an emoji outside the BMP counts as two).
+because that is how LINE counts them (an emoji outside the BMP counts as two), except for the
+properties LINE's "Character counting in a text" lists as counted in grapheme clusters (action
+labels and texts, buttons / confirm / carousel texts and titles), where a family emoji is one.
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import urlsplit
+
+import regex
 
 LINE_ID_RE = re.compile(r"^[UCR][0-9a-f]{32}$")
 USER_ID_RE = re.compile(r"^U[0-9a-f]{32}$")
@@ -18,7 +23,9 @@ AGGREGATION_UNIT_RE = re.compile(r"^[A-Za-z0-9_]{1,30}$")
 MAX_MESSAGES = 5
 MAX_MULTICAST_IDS = 500
 MAX_TEXT = 5000
-MAX_ALT_TEXT = 1500
+MAX_TEXT_EMOJIS = 20
+MAX_ALT_TEXT = 1500  # flex and imagemap
+MAX_TEMPLATE_ALT_TEXT = 400
 MAX_URL = 2000
 MAX_URI_ACTION = 1000
 MAX_BUTTON_ACTIONS = 4
@@ -27,11 +34,17 @@ MAX_CAROUSEL_COLUMNS = 10
 MAX_CAROUSEL_COLUMN_ACTIONS = 3
 MAX_QUICK_REPLY_ITEMS = 13
 MAX_IMAGEMAP_ACTIONS = 50
+# LINE says "30 KB" / "50 KB" and defines KB nowhere (the OpenAPI spec gives no byte figure);
+# 1 KB = 1,024 bytes, the looser reading, so we never refuse a bubble LINE would take.
 MAX_FLEX_BUBBLE_BYTES = 30 * 1024
 MAX_FLEX_CAROUSEL_BYTES = 50 * 1024
 MAX_FLEX_CAROUSEL_BUBBLES = 12
 MAX_ACTION_LABEL = 20
+MAX_IMAGE_CAROUSEL_LABEL = 12
+MAX_FLEX_ACTION_LABEL = 40
+MAX_ACTION_TEXT = 300
 MAX_POSTBACK_DATA = 300
+MAX_COUPON_DELIVERY_TAG = 30
 
 MESSAGE_TYPES = (
     "text",
@@ -43,6 +56,8 @@ MESSAGE_TYPES = (
     "imagemap",
     "template",
     "flex",
+    "textV2",
+    "coupon",
 )
 ACTION_TYPES = (
     "postback",
@@ -55,13 +70,25 @@ ACTION_TYPES = (
     "richmenuswitch",
     "clipboard",
 )
-URI_SCHEMES = ("http://", "https://", "line://", "tel:")
+# Where LINE allows an action type only in some places; every other type goes anywhere.
+ACTION_PLACES = {
+    "richmenuswitch": ("rich menus",),
+    "camera": ("quick reply",),
+    "cameraRoll": ("quick reply",),
+    "location": ("quick reply",),
+}
+URI_SCHEMES = ("http", "https", "line", "tel")
+GRAPHEME_RE = regex.compile(r"\X")
 
 Details = list[dict]
 
 
 def utf16_len(s: str) -> int:
     return len(s.encode("utf-16-le")) // 2
+
+
+def grapheme_len(s: str) -> int:
+    return len(GRAPHEME_RE.findall(s))
 
 
 def _err(out: Details, prop: str, message: str) -> None:
@@ -82,7 +109,16 @@ def _size(out: Details, prop: str, value: Any, lo: int, hi: int) -> bool:
     return True
 
 
-def _text(out: Details, obj: dict, key: str, prop: str, hi: int, *, required: bool) -> None:
+def _text(
+    out: Details,
+    obj: dict,
+    key: str,
+    prop: str,
+    hi: int,
+    *,
+    required: bool,
+    graphemes: bool = False,
+) -> None:
     value = obj.get(key)
     if value is None:
         if required:
@@ -92,8 +128,22 @@ def _text(out: Details, obj: dict, key: str, prop: str, hi: int, *, required: bo
         _err(out, f"{prop}.{key}", "Must be a string")
     elif required and not value:
         _err(out, f"{prop}.{key}", "May not be empty")
-    elif utf16_len(value) > hi:
+    elif (grapheme_len(value) if graphemes else utf16_len(value)) > hi:
         _err(out, f"{prop}.{key}", f"Length must be between 0 and {hi}")
+
+
+def _url_scheme(value: Any) -> str | None:
+    """The lower-cased scheme of a usable absolute URL, or None."""
+    if not isinstance(value, str) or regex.search(r"\s", value):
+        return None
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https") and not parts.hostname:
+        return None
+    return scheme if (parts.netloc or parts.path) else None
 
 
 def _https(out: Details, obj: dict, key: str, prop: str, *, required: bool = True) -> None:
@@ -102,7 +152,7 @@ def _https(out: Details, obj: dict, key: str, prop: str, *, required: bool = Tru
         if required:
             _err(out, f"{prop}.{key}", "May not be empty")
         return
-    if not isinstance(value, str) or not value.startswith("https://") or len(value) < 9:
+    if _url_scheme(value) != "https":
         _err(out, f"{prop}.{key}", "Must be a valid HTTPS URL")
     elif len(value) > MAX_URL:
         _err(out, f"{prop}.{key}", f"Length must be between 0 and {MAX_URL}")
@@ -169,12 +219,64 @@ def _message(out: Details, message: Any, prop: str) -> None:
 
 def _check_text(out: Details, m: dict, prop: str) -> None:
     _text(out, m, "text", prop, MAX_TEXT, required=True)
+    emojis = m.get("emojis")
+    if emojis is None or not _size(out, f"{prop}.emojis", emojis, 0, MAX_TEXT_EMOJIS):
+        return
+    for i, emoji in enumerate(emojis):
+        eprop = f"{prop}.emojis[{i}]"
+        if not _object(out, emoji, eprop):
+            continue
+        index = emoji.get("index")
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            _err(out, f"{eprop}.index", "Must be an integer of at least 0")
+        _ids(out, emoji, eprop, "productId", "emojiId")
+
+
+def _ids(out: Details, obj: dict, prop: str, *keys: str) -> None:
+    for key in keys:
+        if not isinstance(obj.get(key), str) or not obj[key]:
+            _err(out, f"{prop}.{key}", "May not be empty")
+
+
+def _check_text_v2(out: Details, m: dict, prop: str) -> None:
+    _text(out, m, "text", prop, MAX_TEXT, required=True)
+    substitution = m.get("substitution")
+    sprop = f"{prop}.substitution"
+    if substitution is None or not _object(out, substitution, sprop):
+        return
+    for key, value in substitution.items():
+        vprop = f"{sprop}.{key}"
+        if not _object(out, value, vprop):
+            continue
+        kind = value.get("type")
+        if kind == "emoji":
+            _ids(out, value, vprop, "productId", "emojiId")
+        elif kind == "mention":
+            _mentionee(out, value.get("mentionee"), f"{vprop}.mentionee")
+        else:
+            _err(out, f"{vprop}.type", _one_of(("mention", "emoji")))
+
+
+def _mentionee(out: Details, mentionee: Any, prop: str) -> None:
+    if not _object(out, mentionee, prop):
+        return
+    kind = mentionee.get("type")
+    if kind == "user":
+        if not isinstance(mentionee.get("userId"), str) or not USER_ID_RE.match(
+            mentionee["userId"]
+        ):
+            _err(out, f"{prop}.userId", "Must be a valid user ID")
+    elif kind != "all":
+        _err(out, f"{prop}.type", _one_of(("user", "all")))
+
+
+def _check_coupon(out: Details, m: dict, prop: str) -> None:
+    _ids(out, m, prop, "couponId")
+    _text(out, m, "deliveryTag", prop, MAX_COUPON_DELIVERY_TAG, required=False)
 
 
 def _check_sticker(out: Details, m: dict, prop: str) -> None:
-    for key in ("packageId", "stickerId"):
-        if not isinstance(m.get(key), str) or not m[key]:
-            _err(out, f"{prop}.{key}", "May not be empty")
+    _ids(out, m, prop, "packageId", "stickerId")
 
 
 def _check_image(out: Details, m: dict, prop: str) -> None:
@@ -213,10 +315,24 @@ def _check_imagemap(out: Details, m: dict, prop: str) -> None:
         or not isinstance(size.get("height"), int)
     ):
         _err(out, f"{prop}.baseSize", "width must be 1040 and height an integer")
+    if "video" in m:
+        _imagemap_video(out, m["video"], f"{prop}.video")
     actions = m.get("actions")
     if _size(out, f"{prop}.actions", actions, 1, MAX_IMAGEMAP_ACTIONS):
         for i, action in enumerate(actions):
             _imagemap_action(out, action, f"{prop}.actions[{i}]")
+
+
+def _imagemap_video(out: Details, video: Any, prop: str) -> None:
+    if not _object(out, video, prop):
+        return
+    _https(out, video, "originalContentUrl", prop)
+    _https(out, video, "previewImageUrl", prop)
+    _area(out, video.get("area"), f"{prop}.area")
+    link = video.get("externalLink")
+    if link is not None and _object(out, link, f"{prop}.externalLink"):
+        _uri(out, link, "linkUri", f"{prop}.externalLink")
+        _text(out, link, "label", f"{prop}.externalLink", 30, required=True)
 
 
 def _imagemap_action(out: Details, action: Any, prop: str) -> None:
@@ -231,50 +347,72 @@ def _imagemap_action(out: Details, action: Any, prop: str) -> None:
         _text(out, action, "clipboardText", prop, 1000, required=True)
     else:
         _err(out, f"{prop}.type", "Must be one of the following values: [uri, message, clipboard]")
-    area = action.get("area")
-    if not isinstance(area, dict) or not all(
-        isinstance(area.get(k), int) for k in ("x", "y", "width", "height")
-    ):
-        _err(out, f"{prop}.area", "x, y, width and height must be integers")
+    _area(out, action.get("area"), f"{prop}.area")
+
+
+def _area(out: Details, area: Any, prop: str) -> None:
+    if not _object(out, area, prop):
+        return
+    for key, lo in (("x", 0), ("y", 0), ("width", 1), ("height", 1)):
+        value = area.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < lo:
+            _err(out, f"{prop}.{key}", f"Must be an integer of at least {lo}")
 
 
 def _uri(out: Details, obj: dict, key: str, prop: str) -> None:
     value = obj.get(key)
-    if not isinstance(value, str) or not value.startswith(URI_SCHEMES):
+    if _url_scheme(value) not in URI_SCHEMES:
         _err(out, f"{prop}.{key}", "Must be a valid URI (http, https, line or tel)")
     elif len(value) > MAX_URI_ACTION:
         _err(out, f"{prop}.{key}", f"Length must be between 0 and {MAX_URI_ACTION}")
 
 
-def _action(out: Details, action: Any, prop: str, *, label_required: bool = True) -> None:
+def _action(
+    out: Details,
+    action: Any,
+    prop: str,
+    *,
+    place: str,
+    label_required: bool = True,
+    label_max: int = MAX_ACTION_LABEL,
+) -> None:
+    """`place` names where the action sits (template, quick reply, flex) for LINE's
+    restrictions on where some action types may be used."""
     if not _object(out, action, prop):
         return
     kind = action.get("type")
     if kind not in ACTION_TYPES:
         _err(out, f"{prop}.type", _one_of(ACTION_TYPES))
         return
-    _text(out, action, "label", prop, MAX_ACTION_LABEL, required=label_required)
+    places = ACTION_PLACES.get(kind)
+    if places is not None and place not in places:
+        _err(out, f"{prop}.type", f"A {kind} action can only be used in {' or '.join(places)}")
+        return
+    _text(out, action, "label", prop, label_max, required=label_required, graphemes=True)
     if kind == "uri":
         _uri(out, action, "uri", prop)
     elif kind == "message":
-        _text(out, action, "text", prop, 300, required=True)
-    elif kind in ("postback", "datetimepicker", "richmenuswitch"):
+        _text(out, action, "text", prop, MAX_ACTION_TEXT, required=True, graphemes=True)
+    elif kind == "postback":
         _text(out, action, "data", prop, MAX_POSTBACK_DATA, required=True)
-        _text(out, action, "displayText", prop, 300, required=False)
+        for key in ("displayText", "text", "fillInText"):
+            _text(out, action, key, prop, MAX_ACTION_TEXT, required=False, graphemes=True)
+    elif kind == "datetimepicker":
+        _text(out, action, "data", prop, MAX_POSTBACK_DATA, required=True)
+        if action.get("mode") not in ("date", "time", "datetime"):
+            _err(out, f"{prop}.mode", _one_of(("date", "time", "datetime")))
     elif kind == "clipboard":
         _text(out, action, "clipboardText", prop, 1000, required=True)
-    if kind == "datetimepicker" and action.get("mode") not in ("date", "time", "datetime"):
-        _err(out, f"{prop}.mode", "Must be one of the following values: [date, time, datetime]")
 
 
 def _actions(out: Details, actions: Any, prop: str, lo: int, hi: int) -> None:
     if _size(out, prop, actions, lo, hi):
         for i, action in enumerate(actions):
-            _action(out, action, f"{prop}[{i}]")
+            _action(out, action, f"{prop}[{i}]", place="template")
 
 
 def _check_template(out: Details, m: dict, prop: str) -> None:
-    _text(out, m, "altText", prop, MAX_ALT_TEXT, required=True)
+    _text(out, m, "altText", prop, MAX_TEMPLATE_ALT_TEXT, required=True)
     template = m.get("template")
     if not _object(out, template, f"{prop}.template"):
         return
@@ -286,18 +424,28 @@ def _check_template(out: Details, m: dict, prop: str) -> None:
     check(out, template, f"{prop}.template")
 
 
+def _default_action(out: Details, obj: dict, prop: str) -> None:
+    if "defaultAction" in obj:
+        _action(
+            out,
+            obj["defaultAction"],
+            f"{prop}.defaultAction",
+            place="template",
+            label_required=False,
+        )
+
+
 def _check_buttons(out: Details, t: dict, prop: str) -> None:
     short = "thumbnailImageUrl" in t or "title" in t
-    _text(out, t, "text", prop, 60 if short else 160, required=True)
-    _text(out, t, "title", prop, 40, required=False)
+    _text(out, t, "text", prop, 60 if short else 160, required=True, graphemes=True)
+    _text(out, t, "title", prop, 40, required=False, graphemes=True)
     _https(out, t, "thumbnailImageUrl", prop, required=False)
     _actions(out, t.get("actions"), f"{prop}.actions", 1, MAX_BUTTON_ACTIONS)
-    if "defaultAction" in t:
-        _action(out, t["defaultAction"], f"{prop}.defaultAction", label_required=False)
+    _default_action(out, t, prop)
 
 
 def _check_confirm(out: Details, t: dict, prop: str) -> None:
-    _text(out, t, "text", prop, 240, required=True)
+    _text(out, t, "text", prop, 240, required=True, graphemes=True)
     _actions(out, t.get("actions"), f"{prop}.actions", CONFIRM_ACTIONS, CONFIRM_ACTIONS)
 
 
@@ -305,17 +453,23 @@ def _check_carousel(out: Details, t: dict, prop: str) -> None:
     columns = t.get("columns")
     if not _size(out, f"{prop}.columns", columns, 1, MAX_CAROUSEL_COLUMNS):
         return
+    objects = [c for c in columns if isinstance(c, dict)]
+    # LINE: when one column has an image (or a title), every column must have one.
+    shared = [key for key in ("thumbnailImageUrl", "title") if any(key in c for c in objects)]
     counts = set()
     for i, column in enumerate(columns):
         cprop = f"{prop}.columns[{i}]"
         if not _object(out, column, cprop):
             continue
-        short = "thumbnailImageUrl" in column or "title" in column
-        _text(out, column, "text", cprop, 60 if short else 120, required=True)
-        _text(out, column, "title", cprop, 40, required=False)
+        for key in shared:
+            if key not in column:
+                _err(out, f"{cprop}.{key}", f"Required because another column has a {key}")
+        _text(out, column, "text", cprop, 60 if shared else 120, required=True, graphemes=True)
+        _text(out, column, "title", cprop, 40, required=False, graphemes=True)
         _https(out, column, "thumbnailImageUrl", cprop, required=False)
         actions = column.get("actions")
         _actions(out, actions, f"{cprop}.actions", 1, MAX_CAROUSEL_COLUMN_ACTIONS)
+        _default_action(out, column, cprop)
         counts.add(len(actions) if isinstance(actions, list) else -1)
     if len(counts) > 1:
         _err(out, f"{prop}.columns", "All columns must have the same number of actions")
@@ -329,7 +483,14 @@ def _check_image_carousel(out: Details, t: dict, prop: str) -> None:
         cprop = f"{prop}.columns[{i}]"
         if _object(out, column, cprop):
             _https(out, column, "imageUrl", cprop)
-            _action(out, column.get("action"), f"{cprop}.action", label_required=False)
+            _action(
+                out,
+                column.get("action"),
+                f"{cprop}.action",
+                place="template",
+                label_required=False,
+                label_max=MAX_IMAGE_CAROUSEL_LABEL,
+            )
 
 
 def _json_bytes(value: Any) -> int:
@@ -366,26 +527,35 @@ def _flex_bubble(out: Details, bubble: Any, prop: str) -> None:
     if _json_bytes(bubble) > MAX_FLEX_BUBBLE_BYTES:
         _err(out, prop, f"Size of a flex bubble must be at most {MAX_FLEX_BUBBLE_BYTES} bytes")
         return
-    _flex_media(out, bubble, prop)
+    _flex_node(out, bubble, prop)
 
 
-def _flex_media(out: Details, node: Any, prop: str) -> None:
-    """Walks a flex tree: image and video URLs must be HTTPS, uri actions valid."""
+# The flex components that carry media, and their URL properties (all HTTPS, all required).
+FLEX_MEDIA_URLS = {"image": ("url",), "icon": ("url",), "video": ("url", "previewUrl")}
+
+
+def _flex_node(out: Details, node: Any, prop: str) -> None:
+    """Walks a flex tree: media URLs must be HTTPS, actions valid."""
     if isinstance(node, list):
         for i, child in enumerate(node):
-            _flex_media(out, child, f"{prop}[{i}]")
+            _flex_node(out, child, f"{prop}[{i}]")
         return
     if not isinstance(node, dict):
         return
-    if node.get("type") in ("image", "video") and "url" in node:
-        _https(out, node, "url", prop)
-    if node.get("type") == "video":
-        _https(out, node, "previewUrl", prop)
+    for key in FLEX_MEDIA_URLS.get(node.get("type"), ()):
+        _https(out, node, key, prop)
     for key, child in node.items():
-        if key == "action" and isinstance(child, dict) and child.get("type") == "uri":
-            _uri(out, child, "uri", f"{prop}.action")
+        if key == "action":
+            _action(
+                out,
+                child,
+                f"{prop}.action",
+                place="flex",
+                label_required=False,
+                label_max=MAX_FLEX_ACTION_LABEL,
+            )
         elif isinstance(child, dict | list):
-            _flex_media(out, child, f"{prop}.{key}")
+            _flex_node(out, child, f"{prop}.{key}")
 
 
 def _quick_reply(out: Details, quick_reply: Any, prop: str) -> None:
@@ -401,11 +571,12 @@ def _quick_reply(out: Details, quick_reply: Any, prop: str) -> None:
         if item.get("type") != "action":
             _err(out, f"{iprop}.type", "Must be action")
         _https(out, item, "imageUrl", iprop, required=False)
-        _action(out, item.get("action"), f"{iprop}.action")
+        _action(out, item.get("action"), f"{iprop}.action", place="quick reply")
 
 
 _CHECKS = {
     "text": _check_text,
+    "textV2": _check_text_v2,
     "sticker": _check_sticker,
     "image": _check_image,
     "video": _check_video,
@@ -414,6 +585,7 @@ _CHECKS = {
     "imagemap": _check_imagemap,
     "template": _check_template,
     "flex": _check_flex,
+    "coupon": _check_coupon,
 }
 _TEMPLATE_CHECKS = {
     "buttons": _check_buttons,
