@@ -14,8 +14,24 @@ def _default_api_base_url() -> str:
     return settings.LINE_API_BASE_URL
 
 
+class ConnectionQuerySet(models.QuerySet):
+    def current(self) -> "ConnectionQuerySet":
+        return self.filter(deleted_at__isnull=True)
+
+
+class CurrentConnectionManager(models.Manager.from_queryset(ConnectionQuerySet)):
+    """Hides deleted connections everywhere; a campaign still reaches its own through the
+    relation (Django follows relations with the plain base manager)."""
+
+    def get_queryset(self) -> ConnectionQuerySet:
+        return super().get_queryset().current()
+
+
 class Connection(models.Model):
-    """A LINE Messaging API channel the dashboard sends through."""
+    """A LINE Messaging API channel the dashboard sends through.
+
+    Deleting one that past campaigns used keeps the row, without token and secret, so their
+    reports still name the channel they went out on (`deleted_at` set, hidden by `objects`)."""
 
     class Status(models.TextChoices):
         UNVERIFIED = "unverified", "Unverified"
@@ -55,9 +71,15 @@ class Connection(models.Model):
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    all_objects = models.Manager()
+    objects = CurrentConnectionManager()
 
     class Meta:
         ordering = ["name"]
+        default_manager_name = "objects"
+        base_manager_name = "all_objects"
 
     def __str__(self) -> str:
         return self.name

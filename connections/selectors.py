@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 
@@ -32,8 +32,16 @@ def connection_campaign_counts(connection: Connection) -> dict[str, int]:
     from campaigns.models import Campaign
 
     campaigns = Campaign.objects.filter(connection=connection)
+    counts = campaigns.order_by().values_list("status").annotate(n=Count("id"))
+    by_status = dict(counts.values_list("status", "n"))
     return {
-        "total": campaigns.count(),
-        "drafts": campaigns.filter(status=Campaign.Status.DRAFT).count(),
-        "sending": campaigns.filter(status=Campaign.Status.SENDING).count(),
+        "total": sum(by_status.values()),
+        "drafts": by_status.get(Campaign.Status.DRAFT, 0),
+        "sending": by_status.get(Campaign.Status.SENDING, 0),
+        "waiting": by_status.get(Campaign.Status.PAUSED, 0)
+        + by_status.get(Campaign.Status.SCHEDULED, 0),
+        "finished": sum(
+            by_status.get(s, 0)
+            for s in (Campaign.Status.COMPLETED, Campaign.Status.CANCELLED, Campaign.Status.EXPIRED)
+        ),
     }

@@ -271,11 +271,13 @@ def connections_refresh_quotas() -> int:
 
 
 @transaction.atomic
+@transaction.atomic
 def connection_delete(*, actor: AbstractUser | None, connection: Connection) -> int:
     """Delete a connection and its draft campaigns; returns how many drafts went with it.
 
-    Refused while a campaign sends, and while campaigns other than drafts use it: their
-    delivery history is the record of what was sent and must outlive no connection silently.
+    Refused while a campaign using it is sending, paused or scheduled. If finished campaigns
+    used it, their history stays: the row is kept without token and secret, renamed
+    "… (deleted)", and hidden from every list, picker and the webhook.
     """
     from campaigns.models import Campaign
 
@@ -286,22 +288,43 @@ def connection_delete(*, actor: AbstractUser | None, connection: Connection) -> 
             f"{connection.name} cannot be deleted while {_plural(sending, 'campaign')} "
             "using it is sending. Pause or cancel it first."
         )
-    kept = campaigns.exclude(status=Campaign.Status.DRAFT).count()
-    if kept:
+    waiting = campaigns.filter(
+        status__in=(Campaign.Status.PAUSED, Campaign.Status.SCHEDULED)
+    ).count()
+    if waiting:
         raise ConnectionInUseError(
-            f"{connection.name} cannot be deleted: {_plural(kept, 'campaign')} that went past "
-            "draft use it, and their delivery history would be lost."
+            f"{connection.name} cannot be deleted while {_plural(waiting, 'campaign')} using "
+            "it is paused or scheduled and would send through it later. Cancel it first."
         )
-    drafts = campaigns.count()
-    campaigns.delete()
+    drafts = campaigns.filter(status=Campaign.Status.DRAFT)
+    draft_count = drafts.count()
+    drafts.delete()
+    history = campaigns.count()
     audit_record(
         actor=actor,
         action="connection.delete",
         target=connection,
-        details={"draft_campaigns_deleted": drafts},
+        details={"draft_campaigns_deleted": draft_count, "finished_campaigns_kept": history},
     )
-    connection.delete()
-    return drafts
+    if not history:
+        connection.delete()
+        return draft_count
+    now = timezone.now()
+    connection.name = _deleted_name(connection)
+    connection.channel_access_token = connection.channel_secret = ""
+    connection.status = Connection.Status.INVALID
+    connection.last_error = f"Deleted on {now:%Y-%m-%d}."
+    connection.deleted_at = now
+    connection.save()
+    return draft_count
+
+
+def _deleted_name(connection: Connection) -> str:
+    """Frees the name for a new connection; unique among deleted ones too."""
+    suffix = " (deleted)"
+    if Connection.all_objects.filter(name=connection.name[:90] + suffix).exists():
+        suffix = f" (deleted #{connection.pk})"
+    return connection.name[: 100 - len(suffix)] + suffix
 
 
 def _plural(n: int, word: str) -> str:

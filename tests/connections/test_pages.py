@@ -67,13 +67,47 @@ def test_delete_is_refused_while_a_campaign_is_sending(admin_client, connection)
     assert Connection.objects.filter(pk=connection.pk).exists()
 
 
-def test_delete_is_refused_while_finished_campaigns_keep_their_history(
+@pytest.mark.parametrize("status", [Campaign.Status.PAUSED, Campaign.Status.SCHEDULED])
+def test_delete_is_refused_while_a_campaign_would_still_send_through_it(
+    admin_client, connection, status
+) -> None:
+    _campaign(connection, status)
+    confirm = admin_client.get(f"/connections/{connection.pk}/delete/").content.decode()
+    assert "paused or scheduled and would send through it later" in confirm
+    assert "Delete connection</button>" not in confirm
+    response = admin_client.post(f"/connections/{connection.pk}/delete/", follow=True)
+    assert "is paused or scheduled and would send through it later" in response.content.decode()
+    assert Connection.objects.filter(pk=connection.pk).exists()
+
+
+def test_delete_keeps_finished_campaigns_history_without_the_secrets(
     admin_client, connection
 ) -> None:
-    _campaign(connection, Campaign.Status.COMPLETED)
+    done = _campaign(connection, Campaign.Status.COMPLETED)
+    _campaign(connection, Campaign.Status.DRAFT)
+    confirm = admin_client.get(f"/connections/{connection.pk}/delete/").content.decode()
+    assert "keeps its reports and delivery history" in confirm
+
     response = admin_client.post(f"/connections/{connection.pk}/delete/", follow=True)
-    assert "delivery history would be lost" in response.content.decode()
-    assert Connection.objects.filter(pk=connection.pk).exists()
+
+    assert response.status_code == 200
+    assert not Connection.objects.exists()  # gone from every list and picker
+    assert admin_client.get("/connections/").content.decode().count(connection.name) == 0
+    assert admin_client.get(f"/connections/{connection.pk}/").status_code == 404
+    kept = Connection.all_objects.get(pk=connection.pk)
+    assert kept.name == f"{connection.name} (deleted)" and kept.deleted_at is not None
+    assert kept.channel_access_token == "" and kept.channel_secret == ""
+    assert list(Campaign.objects.values_list("pk", flat=True)) == [done.pk]
+    done.refresh_from_db()
+    assert done.connection.name == f"{connection.name} (deleted)"
+    report = admin_client.get(f"/analytics/campaigns/{done.pk}/").content.decode()
+    assert f"{connection.name} (deleted)" in report
+    webhook = admin_client.post(
+        f"/webhooks/line/{kept.webhook_slug}/", data=b"{}", content_type="application/json"
+    )
+    assert webhook.status_code == 404
+    # The name is free again for a new connection.
+    assert Connection.objects.create(name=connection.name, channel_access_token="t").pk
 
 
 def test_delete_after_confirmation_removes_the_connection_and_its_drafts(
@@ -88,4 +122,4 @@ def test_delete_after_confirmation_removes_the_connection_and_its_drafts(
     assert not Connection.objects.exists()
     assert not Campaign.objects.exists()
     entry = AuditEntry.objects.get(action="connection.delete")
-    assert entry.details == {"draft_campaigns_deleted": 1}
+    assert entry.details == {"draft_campaigns_deleted": 1, "finished_campaigns_kept": 0}
