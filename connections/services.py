@@ -27,6 +27,7 @@ from lineapi import (
     LineForbiddenError,
     LineTimeoutError,
     Profile,
+    event_source_id,
     parse_webhook,
     verify_signature,
 )
@@ -352,10 +353,35 @@ def connections_rotate_secrets() -> int:
 # --- webhooks -----------------------------------------------------------------------------------
 
 
-def _event_time(event: ParsedEvent) -> datetime | None:
-    if event.timestamp is None:
+def _event_time(timestamp: object) -> datetime | None:
+    if not isinstance(timestamp, int) or isinstance(timestamp, bool):
         return None
-    return datetime.fromtimestamp(event.timestamp / 1000, tz=UTC)
+    return datetime.fromtimestamp(timestamp / 1000, tz=UTC)
+
+
+def _event_row(
+    connection: Connection, event_id: str, event: ParsedEvent | dict, error: str
+) -> WebhookEvent:
+    """The stored row of a typed event, or of an event type lineapi does not know (a raw dict):
+    that one is kept, and marked ignored so that nothing processes it."""
+    if isinstance(event, ParsedEvent):
+        kind, raw, source_id, at = event.type, event.raw, event.source_id, event.timestamp
+        status = WebhookEvent.Status.IGNORED if error else WebhookEvent.Status.PENDING
+    else:
+        kind, raw = event["type"], event
+        source_id, at = event_source_id(event), event.get("timestamp")
+        status = WebhookEvent.Status.IGNORED
+        error = error or f"unknown event type {kind!r}: stored, not processed"
+    return WebhookEvent(
+        connection=connection,
+        webhook_event_id=event_id,
+        type=str(kind)[:32],
+        source_id=(source_id or "")[:33],
+        event_time=_event_time(at),
+        raw=raw,
+        status=status,
+        error=error,
+    )
 
 
 def webhook_receive(*, connection: Connection, raw_body: bytes, signature: str | None) -> int:
@@ -372,9 +398,10 @@ def webhook_receive(*, connection: Connection, raw_body: bytes, signature: str |
             f"destination {envelope.destination} is not this channel's bot "
             f"({connection.bot_user_id}): stored, not processed"
         )
-    by_id: dict[str, ParsedEvent] = {}
+    by_id: dict[str, ParsedEvent | dict] = {}
     for event in envelope.events:
-        event_id = str(event.webhook_event_id or "")[:64] or _fallback_event_id(event)
+        raw = event.raw if isinstance(event, ParsedEvent) else event
+        event_id = str(raw.get("webhookEventId") or "")[:64] or _fallback_event_id(raw)
         by_id.setdefault(event_id, event)
     if not by_id:
         return 0
@@ -389,31 +416,24 @@ def webhook_receive(*, connection: Connection, raw_body: bytes, signature: str |
                 redelivery_count=F("redelivery_count") + 1
             )
         rows = [
-            WebhookEvent(
-                connection=connection,
-                webhook_event_id=event_id,
-                type=event.type[:32],
-                source_id=(event.source_id or "")[:33],
-                event_time=_event_time(event),
-                raw=event.raw,
-                status=WebhookEvent.Status.IGNORED if error else WebhookEvent.Status.PENDING,
-                error=error,
-            )
+            _event_row(connection, event_id, event, error)
             for event_id, event in by_id.items()
             if event_id not in known
         ]
         WebhookEvent.objects.bulk_create(rows, ignore_conflicts=True)
-        if rows and not error:
-            new_ids = [row.webhook_event_id for row in rows]
+        new_ids = [
+            row.webhook_event_id for row in rows if row.status == WebhookEvent.Status.PENDING
+        ]
+        if new_ids:
             transaction.on_commit(lambda: _enqueue_processing(new_ids))
     return len(rows)
 
 
-def _fallback_event_id(event: ParsedEvent) -> str:
+def _fallback_event_id(raw: dict) -> str:
     import hashlib
     import json
 
-    digest = hashlib.sha256(json.dumps(event.raw, sort_keys=True).encode()).hexdigest()
+    digest = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()
     return "sha256:" + digest[:57]
 
 

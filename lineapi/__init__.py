@@ -36,9 +36,12 @@ from lineapi.messages import (
     validate_multicast_ids,
 )
 from lineapi.webhooks import (
+    EVENT_TYPES,
     WebhookEnvelope,
     WebhookEvent,
     WebhookParseError,
+    event_source_id,
+    parse_event,
     parse_webhook,
     sign,
     verify_signature,
@@ -61,6 +64,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "EVENT_TYPES",
     "LINE_ID_RE",
     "MAX_ALT_TEXT",
     "MAX_BUTTON_ACTIONS",
@@ -94,7 +98,9 @@ __all__ = [
     "WebhookEnvelope",
     "WebhookEvent",
     "WebhookParseError",
+    "event_source_id",
     "grapheme_len",
+    "parse_event",
     "parse_webhook",
     "sign",
     "utf16_len",

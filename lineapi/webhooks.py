@@ -26,6 +26,33 @@ def verify_signature(channel_secret: str, raw_body: bytes, signature: str | None
     return hmac.compare_digest(expected.encode(), signature.strip().encode())
 
 
+# The `Event` discriminator of LINE's webhook.yml. Other types are kept as the raw dict: LINE
+# adds event types over time and a new one must never make us drop a delivery.
+EVENT_TYPES = frozenset(
+    {
+        "message",
+        "unsend",
+        "follow",
+        "unfollow",
+        "join",
+        "leave",
+        "memberJoined",
+        "memberLeft",
+        "postback",
+        "videoPlayComplete",
+        "beacon",
+        "accountLink",
+        "membership",
+        "module",
+        "activated",
+        "deactivated",
+        "botSuspended",
+        "botResumed",
+        "delivery",
+    }
+)
+
+
 @dataclass(frozen=True)
 class WebhookEvent:
     type: str
@@ -37,35 +64,71 @@ class WebhookEvent:
     user_id: str | None
     group_id: str | None
     room_id: str | None
+    reply_token: str | None
+    message: dict | None  # message events
+    postback_data: str | None  # postback events
+    postback_params: dict | None
+    is_unblocked: bool | None  # follow events
+    joined_user_ids: list[str]  # memberJoined events
+    left_user_ids: list[str]  # memberLeft events
     raw: dict = field(repr=False)
 
     @property
     def source_id(self) -> str | None:
-        return self.group_id or self.room_id or self.user_id
+        return event_source_id(self.raw)
 
 
 @dataclass(frozen=True)
 class WebhookEnvelope:
     destination: str
-    events: list[WebhookEvent]
+    events: list[WebhookEvent | dict]
 
 
-def parse_event(raw: dict) -> WebhookEvent:
+def _object(raw: dict, key: str) -> dict:
+    value = raw.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def event_source_id(raw: dict) -> str | None:
+    """The conversation an event comes from (group, room or user), typed or raw."""
+    source = _object(raw, "source")
+    return source.get("groupId") or source.get("roomId") or source.get("userId")
+
+
+def _member_ids(raw: dict, key: str) -> list[str]:
+    members = _object(raw, key).get("members")
+    if not isinstance(members, list):
+        return []
+    return [
+        m["userId"] for m in members if isinstance(m, dict) and isinstance(m.get("userId"), str)
+    ]
+
+
+def parse_event(raw: dict) -> WebhookEvent | dict:
+    """A typed event for the types in webhook.yml; any other type comes back as `raw` itself."""
     if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
         raise WebhookParseError("each event must be an object with a string 'type'")
-    source = raw.get("source") if isinstance(raw.get("source"), dict) else {}
-    context = raw.get("deliveryContext") if isinstance(raw.get("deliveryContext"), dict) else {}
-    timestamp = raw.get("timestamp")
+    if raw["type"] not in EVENT_TYPES:
+        return raw
+    source, postback = _object(raw, "source"), _object(raw, "postback")
+    timestamp, follow = raw.get("timestamp"), _object(raw, "follow")
     return WebhookEvent(
         type=raw["type"],
         webhook_event_id=raw.get("webhookEventId"),
         timestamp=timestamp if isinstance(timestamp, int) else None,
         mode=raw.get("mode"),
-        is_redelivery=bool(context.get("isRedelivery", False)),
+        is_redelivery=bool(_object(raw, "deliveryContext").get("isRedelivery", False)),
         source_type=source.get("type"),
         user_id=source.get("userId"),
         group_id=source.get("groupId"),
         room_id=source.get("roomId"),
+        reply_token=raw.get("replyToken"),
+        message=raw.get("message") if isinstance(raw.get("message"), dict) else None,
+        postback_data=postback.get("data") if isinstance(postback.get("data"), str) else None,
+        postback_params=_object(postback, "params") or None,
+        is_unblocked=bool(follow.get("isUnblocked")) if raw["type"] == "follow" else None,
+        joined_user_ids=_member_ids(raw, "joined"),
+        left_user_ids=_member_ids(raw, "left"),
         raw=raw,
     )
 

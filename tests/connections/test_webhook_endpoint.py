@@ -203,3 +203,19 @@ def test_an_event_without_a_webhook_event_id_is_still_stored_once(client, connec
     stored = WebhookEvent.objects.get()
     assert stored.webhook_event_id.startswith("sha256:")
     assert stored.redelivery_count == 1
+
+
+def test_an_unknown_event_type_is_stored_but_not_processed(
+    client, connection, eager_celery, django_capture_on_commit_callbacks
+) -> None:
+    future = event("futureThing", "01FUTURE", {"type": "user", "userId": USER}, payload={"a": 1})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_signed(client, connection, envelope([future, _message("01KNOWN")]))
+    assert response.status_code == 200
+    unknown = WebhookEvent.objects.get(webhook_event_id="01FUTURE")
+    assert (unknown.type, unknown.source_id, unknown.raw) == ("futureThing", USER, future)
+    assert unknown.event_time is not None
+    assert unknown.status == WebhookEvent.Status.IGNORED
+    assert "unknown event type 'futureThing'" in unknown.error
+    known = WebhookEvent.objects.get(webhook_event_id="01KNOWN")
+    assert known.status == WebhookEvent.Status.PROCESSED

@@ -6,7 +6,16 @@ import httpx
 import pytest
 import yaml
 
-from lineapi import WebhookParseError, parse_webhook, sign, verify_signature
+from lineapi import (
+    EVENT_TYPES,
+    WebhookEvent,
+    WebhookParseError,
+    event_source_id,
+    parse_event,
+    parse_webhook,
+    sign,
+    verify_signature,
+)
 from tests.lineapi.contract import SPECS, OpenAPIRequest, openapi
 
 LINE_BODY = b'{"destination":"U8e742f61d673b39c7fff3cecb7536ef0","events":[]}'
@@ -115,12 +124,65 @@ def test_event_sources_resolve_to_the_conversation_id() -> None:
     assert events[2].room_id == ROOM
 
 
-def test_an_unknown_event_type_is_kept_raw() -> None:
+def test_an_unknown_event_type_is_kept_as_the_raw_dict() -> None:
     raw = _base("futureThing", U, payload={"anything": [1, 2]})
     (event,) = parse_webhook(_envelope(raw)).events
-    assert event.type == "futureThing"
-    assert event.raw["payload"] == {"anything": [1, 2]}
-    assert event.user_id == USER
+    assert type(event) is dict and event == raw
+    assert parse_event(raw) is raw
+    assert event_source_id(event) == USER
+
+
+def test_known_and_unknown_events_keep_their_order() -> None:
+    raw = _base("futureThing", U)
+    events = parse_webhook(_envelope(EVENTS["follow"], raw, EVENTS["unfollow"])).events
+    assert [type(e) for e in events] == [WebhookEvent, dict, WebhookEvent]
+    assert [e["type"] if isinstance(e, dict) else e.type for e in events] == [
+        "follow",
+        "futureThing",
+        "unfollow",
+    ]
+
+
+def test_the_known_event_types_are_webhook_yml_s() -> None:
+    spec = yaml.safe_load((SPECS / "webhook.yml").read_text())
+    assert set(spec["components"]["schemas"]["Event"]["discriminator"]["mapping"]) == EVENT_TYPES
+
+
+def _typed(raw: dict) -> WebhookEvent:
+    event = parse_event(raw)
+    assert isinstance(event, WebhookEvent)
+    return event
+
+
+def test_a_message_event_carries_its_reply_token_and_message() -> None:
+    event = _typed(EVENTS["message"])
+    assert event.reply_token == "r"
+    assert event.message == {"type": "text", "id": "1", "text": "hi"}
+    assert (event.postback_data, event.is_unblocked) == (None, None)
+
+
+def test_a_postback_event_carries_its_data_and_params() -> None:
+    raw = _base(
+        "postback", U, replyToken="r", postback={"data": "a=1", "params": {"date": "2024-01-01"}}
+    )
+    event = _typed(raw)
+    assert (event.postback_data, event.postback_params) == ("a=1", {"date": "2024-01-01"})
+    assert _typed(EVENTS["postback"]).postback_params is None
+
+
+@pytest.mark.parametrize("unblocked", [True, False])
+def test_a_follow_event_says_whether_it_is_an_unblock(unblocked: bool) -> None:
+    raw = _base("follow", U, replyToken="r", follow={"isUnblocked": unblocked})
+    assert _typed(raw).is_unblocked is unblocked
+    assert _typed(EVENTS["unfollow"]).is_unblocked is None
+
+
+def test_member_events_carry_the_members_user_ids() -> None:
+    other = {"type": "user", "userId": "U" + "d" * 32}
+    joined = _typed(_base("memberJoined", G, replyToken="r", joined={"members": [U, other]}))
+    assert joined.joined_user_ids == [USER, other["userId"]] and joined.left_user_ids == []
+    left = _typed(EVENTS["memberLeft"])
+    assert left.left_user_ids == [USER] and left.reply_token is None
 
 
 def test_redelivery_is_flagged() -> None:
