@@ -196,13 +196,16 @@ class Inspector:
 
     async def webhook(self, data: dict) -> Reply:
         url, events = data.get("url"), data.get("events", [])
+        destination = data.get("destination", self.state.bot_user_id)
         if not isinstance(url, str) or not isinstance(events, list):
             raise ValueError("expected {'url': str, 'events': [...]}")
+        if not isinstance(destination, str):
+            raise ValueError("'destination' must be a string")
         secret = self.state.config.secret
         if not secret:
             raise ValueError("the emulator was started without --secret")
         body = json.dumps(
-            {"destination": self.state.bot_user_id, "events": [self._event(e) for e in events]},
+            {"destination": destination, "events": [self._event(e) for e in events]},
             separators=(",", ":"),
         ).encode()
         status = await _post_signed(url, body, secret)

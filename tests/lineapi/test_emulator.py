@@ -216,6 +216,23 @@ async def test_webhooks_are_filled_signed_and_posted(
     assert json.loads(body)["events"][0]["follow"] == {"isUnblocked": False}
 
 
+def test_a_webhook_keeps_the_destination_it_is_given(
+    emulator: EmulatorHandle, receiver: tuple[str, list]
+) -> None:
+    url, received = receiver
+    other_bot = "U" + "0f" * 16
+    body = {"url": url, "destination": other_bot, "events": []}
+    response = httpx.post(f"{emulator.base_url}/_emulator/webhook", json=body)
+    assert response.json() == {"status": 202}
+    assert emulator.send_webhook(url, []) == 202
+    (given, _), (filled, _) = received
+    assert json.loads(given) == {"destination": other_bot, "events": []}
+    bot = httpx.get(
+        f"{emulator.base_url}/v2/bot/info", headers={"Authorization": f"Bearer {emulator.token}"}
+    ).json()
+    assert json.loads(filled)["destination"] == bot["userId"] != other_bot
+
+
 async def test_cli_flags_shape_a_dedicated_instance(
     start_emulator: Callable[..., EmulatorHandle], contract: Recorder
 ) -> None:
