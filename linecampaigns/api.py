@@ -1,5 +1,7 @@
 """The REST API at /api/v1/: bearer tokens, role checks and one error format for every app."""
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -76,6 +78,18 @@ def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespons
 @api.exception_handler(AuthenticationError)
 def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     return _error(request, 401, "Authentication required: send 'Authorization: Bearer <token>'.")
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    message = f"larger than the limit of {limit:,} bytes ({limit / 2**20:.3g} MB)"
+    return _error(
+        request,
+        413,
+        f"The request body is {message}; send it in smaller requests.",
+        [{"field": "body", "message": message}],
+    )
 
 
 @api.exception_handler(HttpError)
