@@ -8,10 +8,11 @@ from ninja import Field, Router, Schema, Status
 
 from audiences.models import Contact, Segment
 from audiences.rules import RuleError
-from audiences.selectors import segment_contacts, segment_count
+from audiences.selectors import contact_by_line_id, segment_contacts, segment_count
 from audiences.services import (
     BULK_MAX,
     ContactError,
+    ContactFields,
     contact_delete,
     contact_upsert,
     contacts_bulk_upsert,
@@ -45,24 +46,16 @@ RULES_EXAMPLE = {
 }
 
 
-class ContactIn(Schema):
-    display_name: str | None = Field(None, max_length=255)
-    # Checked by the service, so the error names the field as `attributes`.
-    attributes: Any = Field(
-        None,
-        description="A JSON object merged into the stored attributes; a null value removes a key.",
-    )
-    external_id: str | None = Field(
-        None,
-        max_length=255,
-        description="Your own id. If another contact holds it and this line id belongs to an "
-        "anonymous contact, the two are merged.",
-    )
-    opted_out: bool | None = None
+class ContactIn(ContactFields):
+    """The body of PUT /contacts/{line_id}; each bulk item is checked by the same model."""
 
 
 class ContactOut(Schema):
     line_id: str
+    merged_line_ids: list[str] = Field(
+        ...,
+        description="Earlier line ids of this contact (merged or replaced); GET finds it by them.",
+    )
     kind: str
     display_name: str
     attributes: dict[str, Any]
@@ -86,7 +79,8 @@ class BulkIn(Schema):
     contacts: list[Any] = Field(
         ...,
         description=f"Up to {BULK_MAX:,} objects {{line_id, display_name?, attributes?, "
-        "external_id?, opted_out?}}.",
+        "external_id?, opted_out?}}, each checked as PUT checks its body; a bad item is listed "
+        "in `rejected` and the others are still saved.",
     )
 
 
@@ -130,8 +124,11 @@ class SegmentCountOut(Schema):
     )
 
 
-def _contact(line_id: str) -> Contact:
-    contact = Contact.objects.filter(line_id=line_id).first()
+def _contact(line_id: str, *, merged: bool = False) -> Contact:
+    if merged:
+        contact = contact_by_line_id(line_id=line_id)
+    else:
+        contact = Contact.objects.filter(line_id=line_id).first()
     if contact is None:
         raise ApiError(404, "No contact has this line id.")
     return contact
@@ -160,14 +157,16 @@ def bulk_contacts(request: HttpRequest, payload: BulkIn) -> dict:
             f"At most {BULK_MAX:,} contacts per request.",
             [{"field": "contacts", "message": f"{len(payload.contacts):,} given"}],
         )
-    return contacts_bulk_upsert(contacts=payload.contacts)
+    return contacts_bulk_upsert(contacts=payload.contacts, actor=request.user)
 
 
 @router.put("/contacts/{line_id}", response={200: ContactOut, 201: ContactOut})
 def put_contact(request: HttpRequest, line_id: str, payload: ContactIn) -> Status:
     require_role(request, *WRITERS)
     try:
-        contact, created = contact_upsert(line_id=line_id, **payload.dict())
+        contact, created = contact_upsert(
+            line_id=line_id, actor=request.user, **payload.model_dump()
+        )
     except ContactError as exc:
         raise ApiError(
             400, "The contact is not valid.", [{"field": exc.field, "message": exc.message}]
@@ -177,8 +176,10 @@ def put_contact(request: HttpRequest, line_id: str, payload: ContactIn) -> Statu
 
 @router.get("/contacts/{line_id}", response=ContactOut)
 def get_contact(request: HttpRequest, line_id: str) -> Contact:
+    """Also finds a contact by an earlier line id (see `merged_line_ids`); the body then shows
+    its current one."""
     require_role(request, *READERS)
-    return _contact(line_id)
+    return _contact(line_id, merged=True)
 
 
 @router.delete("/contacts/{line_id}", response={204: None})

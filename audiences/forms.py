@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 
 from audiences.models import Contact, ImportJob
+from audiences.services import contains_nul
 from linecampaigns.forms import BootstrapForm
 
 ANY = [("", "Any")]
@@ -36,6 +37,8 @@ class ContactEditForm(BootstrapForm):
             raise forms.ValidationError(f"Not valid JSON: {exc}.") from exc
         if not isinstance(value, dict):
             raise forms.ValidationError("Attributes must be a JSON object: {...}.")
+        if contains_nul(value):
+            raise forms.ValidationError("Attributes must not contain the NUL character (\\u0000).")
         return value
 
 

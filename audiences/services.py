@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
+import pydantic
+from django.core.exceptions import ValidationError
+from django.db import DataError, IntegrityError, transaction
 from django.db import connection as db_connection
-from django.db import transaction
 from django.utils import timezone
 
 from audiences.models import AttributeKey, Contact, Segment
@@ -24,6 +27,63 @@ class ContactError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field, self.message = field, message
+
+    @property
+    def reason(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class ContactFields(pydantic.BaseModel):
+    """The writable fields of one contact: the body of PUT /contacts/{line_id} and each item of
+    the bulk endpoint, so both accept and refuse exactly the same input."""
+
+    display_name: str | None = pydantic.Field(None, max_length=255)
+    # Checked by contact_upsert, so the error names the field as `attributes`.
+    attributes: Any = pydantic.Field(
+        None,
+        description="A JSON object merged into the stored attributes; a null value removes a key.",
+    )
+    external_id: str | None = pydantic.Field(
+        None,
+        max_length=255,
+        description="Your own id. If another contact holds it and this line id belongs to an "
+        "anonymous contact, the two are merged; if this line id is new, that contact takes it "
+        "and keeps its previous line id in merged_line_ids.",
+    )
+    opted_out: bool | None = None
+
+    @pydantic.field_validator("display_name", "attributes", "external_id")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        # PostgreSQL cannot store U+0000 in text or jsonb; refuse it here rather than fail the
+        # whole statement (and with it every other item of a bulk request).
+        if contains_nul(value):
+            raise ValueError("must not contain the NUL character (U+0000)")
+        return value
+
+
+def contains_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(contains_nul(v) for v in value)
+    return False
+
+
+def contact_fields_clean(item: object) -> dict:
+    """A bulk item as ContactFields checks a PUT body; raises ContactError naming the field."""
+    if not isinstance(item, dict):
+        raise ContactError("contacts[]", "must be a JSON object.")
+    fields = {k: v for k, v in item.items() if k != "line_id"}
+    try:
+        cleaned = ContactFields.model_validate(fields)
+    except pydantic.ValidationError as exc:
+        error = exc.errors()[0]
+        name = ".".join(str(part) for part in error["loc"]) or "contact"
+        raise ContactError(name, error["msg"]) from None
+    return {"line_id": item.get("line_id"), **cleaned.model_dump()}
 
 
 @dataclass
@@ -86,12 +146,14 @@ def contact_upsert(
     source: str = Contact.Source.API,
     replace_attributes: bool = False,
     connection=None,
+    actor=None,
 ) -> tuple[Contact, bool]:
     """Create or update the contact with `line_id`; returns (contact, created).
 
-    With an `external_id` that another contact already holds while `line_id` belongs to an
+    With an `external_id` that another contact already holds: if `line_id` belongs to an
     anonymous contact (no external id, e.g. created by a webhook), the two are merged into the
-    identified one, which takes the new line id (see `_contact_merge`). A `None` attribute
+    identified one (see `_contact_merge`); if `line_id` is new, the identified contact takes it
+    and keeps its previous one in `merged_line_ids` (see `_contact_rekey`). A `None` attribute
     value removes that key."""
     validate_line_id(line_id)
     if attributes is not None and not isinstance(attributes, dict):
@@ -110,7 +172,9 @@ def contact_upsert(
             f"{line_id} is already identified as another external id; delete it first.",
         )
     if by_line and by_external and by_line.pk != by_external.pk:
-        contact = _contact_merge(primary=by_external, anonymous=by_line)
+        contact = _contact_merge(primary=by_external, anonymous=by_line, actor=actor)
+    elif by_external and not by_line:
+        contact = _contact_rekey(contact=by_external, line_id=line_id, actor=actor)
     else:
         contact = by_line or by_external
     created = contact is None
@@ -133,7 +197,23 @@ def contact_upsert(
     return contact, created
 
 
-def _contact_merge(*, primary: Contact, anonymous: Contact) -> Contact:
+def _contact_rekey(*, contact: Contact, line_id: str, actor) -> Contact:
+    """The identified contact now answers to a new line id (the person's LINE id changed, or
+    another channel's id). The previous one stays in `merged_line_ids`, so lookups by it and its
+    webhook events still find this contact, and the change is audited."""
+    previous = contact.line_id
+    contact.merged_line_ids = sorted({*contact.merged_line_ids, previous})
+    contact.line_id = line_id
+    audit_record(
+        actor=actor,
+        action="contact.line_id_change",
+        target=contact,
+        details={"previous_line_id": previous, "line_id": line_id},
+    )
+    return contact
+
+
+def _contact_merge(*, primary: Contact, anonymous: Contact, actor=None) -> Contact:
     """Fold an anonymous contact into an identified one, as Customer.io does on identify.
 
     Attributes combine (the identified profile wins on a clash); deliveries move over (where
@@ -157,41 +237,41 @@ def _contact_merge(*, primary: Contact, anonymous: Contact) -> Contact:
     primary.merged_line_ids = sorted(set(primary.merged_line_ids + previous))
     details = {"merged_line_id": anonymous.line_id, "previous_line_id": primary.line_id}
     anonymous.delete()
-    audit_record(actor=None, action="contact.merge", target=primary, details=details)
+    audit_record(actor=actor, action="contact.merge", target=primary, details=details)
     return primary
 
 
-def contacts_bulk_upsert(*, contacts: list[dict], source: str = Contact.Source.API) -> dict:
+def contacts_bulk_upsert(*, contacts: list, source: str = Contact.Source.API, actor=None) -> dict:
     """Upsert up to BULK_MAX contacts; a bad item is rejected alone, never the whole batch.
 
-    Returns {"created", "updated", "rejected": [{"index", "line_id", "reason"}]}."""
+    Each item is checked as PUT checks its body (`contact_fields_clean`). Items with an
+    external id or an opt-out go one by one through `contact_upsert` (identify/merge); the rest
+    are written in bulk. Returns {"created", "updated", "rejected": [{"index", "line_id",
+    "reason"}]}."""
     if len(contacts) > BULK_MAX:
         raise ContactError("contacts", f"at most {BULK_MAX:,} contacts per request.")
     created = updated = 0
     rejected: list[dict] = []
     plain: list[ContactRow] = []
-    for index, item in enumerate(contacts):
-        line_id = item.get("line_id") if isinstance(item, dict) else None
+    for index, raw in enumerate(contacts):
+        line_id = raw.get("line_id") if isinstance(raw, dict) else None
         try:
+            item = contact_fields_clean(raw)
             validate_line_id(line_id)
-            attributes = item.get("attributes")
-            if attributes is not None and not isinstance(attributes, dict):
+            if item["attributes"] is not None and not isinstance(item["attributes"], dict):
                 raise ContactError("attributes", "must be a JSON object.")
-            if item.get("external_id") or item.get("opted_out") is not None:
-                _, was_created = contact_upsert(
-                    line_id=line_id,
-                    display_name=item.get("display_name"),
-                    attributes=attributes,
-                    external_id=item.get("external_id"),
-                    opted_out=item.get("opted_out"),
-                    source=source,
-                )
+            if item["external_id"] is not None or item["opted_out"] is not None:
+                _, was_created = contact_upsert(**item, source=source, actor=actor)
                 created, updated = created + was_created, updated + (not was_created)
             else:
-                name = item.get("display_name") or ""
-                plain.append(ContactRow(line_id, str(name)[:255], attributes or {}))
+                name = item["display_name"] or ""
+                plain.append(ContactRow(line_id, name, item["attributes"] or {}))
         except ContactError as exc:
-            rejected.append({"index": index, "line_id": line_id, "reason": f"{exc.field} {exc}"})
+            rejected.append({"index": index, "line_id": line_id, "reason": exc.reason})
+        except (ValidationError, IntegrityError, DataError) as exc:
+            # contact_upsert is atomic, so this item's writes are already rolled back.
+            reason = f"not saved: {exc}"
+            rejected.append({"index": index, "line_id": line_id, "reason": reason})
     new, changed = contacts_upsert_rows(rows=plain, source=source)
     attribute_keys_record(
         types={k: infer_type(v) for row in plain for k, v in row.attributes.items()}

@@ -145,3 +145,91 @@ def test_openapi_documents_the_rule_format(marketer_client):
     schema = marketer_client.get("/api/v1/openapi.json").json()
     assert "/api/v1/contacts/{line_id}" in schema["paths"]
     assert "within_last" in json.dumps(schema["components"]["schemas"]["SegmentIn"])
+
+
+def test_bulk_items_are_checked_as_put_checks_its_body(writer):
+    good, named = line_id(), line_id()
+    items = [
+        {"line_id": line_id(), "opted_out": "x"},
+        {"line_id": line_id(), "display_name": 42},
+        {"line_id": line_id(), "display_name": "x" * 256},
+        {"line_id": line_id(), "external_id": ""},
+        {"line_id": line_id(), "external_id": "e" * 256},
+        {"line_id": good, "opted_out": "true", "attributes": {"plan": "gold"}},
+        {"line_id": named, "display_name": "Aki"},
+    ]
+    response = post(writer, "/contacts/bulk", {"contacts": items})
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["created"], body["updated"]) == (2, 0)
+    reasons = {r["index"]: r["reason"] for r in body["rejected"]}
+    assert sorted(reasons) == [0, 1, 2, 3, 4]
+    for index, field in enumerate(["opted_out", "display_name", "display_name", "external_id"]):
+        assert reasons[index].startswith(f"{field}: ")
+        single = put(writer, items[index]["line_id"], {**items[index], "line_id": None})
+        assert single.status_code == 400 and single.json()["errors"][0]["field"] == field
+    assert "255" in reasons[2] and "255" in reasons[4]
+    assert Contact.objects.get(line_id=good).opted_out is True  # "true" reads as PUT reads it
+    assert Contact.objects.get(line_id=named).display_name == "Aki"
+    assert Contact.objects.count() == 2
+
+
+def test_bulk_takes_ten_thousand_contacts_with_a_kilobyte_of_attributes_each(writer):
+    attributes = {f"k{i}": "v" * 90 for i in range(10)}  # about 1 KB as JSON
+    items = [{"line_id": f"U{i:032x}", "attributes": attributes} for i in range(1, 10_001)]
+    body = json.dumps({"contacts": items})
+    assert len(body) > 10 * 1024 * 1024  # over Django's default limit
+    response = writer.post("/api/v1/contacts/bulk", body, content_type=JSON)
+    assert response.status_code == 200, response.content[:300]
+    assert (response.json()["created"], response.json()["rejected"]) == (10_000, [])
+    assert Contact.objects.count() == 10_000
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("post", "/contacts/bulk"), ("put", f"/contacts/{line_id()}"), ("post", "/segments")],
+)
+def test_a_body_over_the_upload_limit_is_a_json_413_naming_the_limit(
+    writer, settings, method, path
+):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2048
+    body = json.dumps({"name": "x" * 4096, "contacts": [], "rules": {"all": []}})
+    response = getattr(writer, method)(f"/api/v1{path}", body, content_type=JSON)
+    assert response.status_code == 413
+    error = response.json()
+    assert "2,048 bytes" in error["detail"] and error["errors"][0]["field"] == "body"
+    assert not Contact.objects.exists() and not Segment.objects.exists()
+
+
+def test_identify_under_a_new_line_id_keeps_the_old_one_findable_and_audited(writer, marketer):
+    from linecampaigns.models import AuditEntry
+
+    known = contact(external_id="crm-9", attributes={"plan": "gold"})
+    old, new = known.line_id, line_id()
+    response = put(writer, new, {"external_id": "crm-9"})
+    assert response.status_code == 200
+    assert response.json()["line_id"] == new and response.json()["merged_line_ids"] == [old]
+    by_old = writer.get(f"/api/v1/contacts/{old}")
+    assert by_old.status_code == 200 and by_old.json()["line_id"] == new
+    assert by_old.json()["attributes"] == {"plan": "gold"}
+    entry = AuditEntry.objects.get(action="contact.line_id_change")
+    assert entry.details == {"previous_line_id": old, "line_id": new}
+    assert entry.actor == marketer and entry.target_id == str(known.pk)
+    assert writer.get(f"/api/v1/contacts/{line_id()}").status_code == 404
+
+
+def test_nul_characters_are_rejected_per_item_not_for_the_whole_batch(writer):
+    # PostgreSQL cannot store U+0000: refused by the check, not by the database mid-batch.
+    fine = line_id()
+    items = [
+        {"line_id": line_id(), "display_name": "a\u0000b"},
+        {"line_id": line_id(), "attributes": {"note": ["x\u0000"]}},
+        {"line_id": fine, "attributes": {"note": "ok"}},
+    ]
+    body = post(writer, "/contacts/bulk", {"contacts": items}).json()
+    assert [(r["index"], r["reason"].split(":")[0]) for r in body["rejected"]] == [
+        (0, "display_name"),
+        (1, "attributes"),
+    ]
+    assert list(Contact.objects.values_list("line_id", flat=True)) == [fine]
+    assert put(writer, line_id(), {"attributes": {"k\u0000": 1}}).status_code == 400
