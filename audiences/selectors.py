@@ -17,6 +17,7 @@ from audiences.expressions import (
 )
 from audiences.models import AttributeKey, Contact, ImportJob, Segment
 from audiences.rules import WITHIN, Condition, Group, parse_date, parse_rules
+from lineapi import LINE_ID_RE
 
 LIST_PAGE_SIZE = 50
 LINE_ID_PREFIX_RE = re.compile(r"^[UCR][0-9a-f]{1,32}$")
@@ -142,6 +143,18 @@ def attribute_catalogue() -> list[dict]:
     return [{"key": k, "type": t} for k, t in AttributeKey.objects.values_list("key", "type")]
 
 
+def contact_by_line_id(*, line_id: str) -> Contact | None:
+    """The contact with this line id, or else the one that had it before (merged into it, or
+    replaced when it was identified under a new line id)."""
+    contact = Contact.objects.filter(line_id=line_id).first()
+    if contact is None and LINE_ID_RE.match(line_id):
+        # No index on merged_line_ids: this scan only runs when the line id index found nothing.
+        # The quotes match a whole element of the JSON list, on SQLite and PostgreSQL alike.
+        candidates = Contact.objects.filter(merged_line_ids__icontains=f'"{line_id}"')
+        contact = next((c for c in candidates if line_id in c.merged_line_ids), None)
+    return contact
+
+
 def contact_search(
     *,
     q: str = "",
@@ -159,26 +172,48 @@ def contact_search(
         qs = qs.filter(source=source)
     q = q.strip()
     if q:
-        text_q = Q(display_name__icontains=q) | Q(AttributeValueSearch("", q))
-        by_id = Q(line_id__startswith=q)
-        if not LINE_ID_PREFIX_RE.match(q):
-            qs = qs.filter(text_q)
-        elif len(q) >= 8:  # clearly a line id: the index answers it alone
-            qs = qs.filter(by_id)
-        else:  # "Cafe" may start a line id or a name
-            qs = qs.filter(by_id | text_q)
+        qs = qs.filter(_search_q(q))
     return qs.order_by("-id")
 
 
-def keyset_page(qs: QuerySet[Contact], *, before: int | None, size: int = LIST_PAGE_SIZE):
+def _search_q(q: str) -> Q:
+    by_external = Q(external_id=q)  # exact, answered by its unique index
+    if LINE_ID_RE.match(q):
+        found = contact_by_line_id(line_id=q)
+        return Q(pk=found.pk) if found else by_external
+    text_q = Q(display_name__icontains=q) | Q(AttributeValueSearch("", q)) | by_external
+    by_id = Q(line_id__startswith=q)
+    if not LINE_ID_PREFIX_RE.match(q):
+        return text_q
+    if len(q) >= 8:  # clearly a line id: the index answers it alone
+        return by_id | by_external
+    return by_id | text_q  # "Cafe" may start a line id or a name
+
+
+def keyset_page(
+    qs: QuerySet[Contact],
+    *,
+    before: int | None = None,
+    after: int | None = None,
+    size: int = LIST_PAGE_SIZE,
+) -> tuple[list[Contact], int | None, int | None]:
     """One page of contacts newest first, without counting the whole table.
 
-    Returns (rows, next_before): pass next_before as `before` for the following page."""
+    `before` pages towards older contacts, `after` towards newer ones. Returns (rows, older,
+    newer): pass `older` as `before` for the next older page, `newer` as `after` for the next
+    newer one; None where there is no such page."""
+    if after:
+        ascending = list(qs.filter(id__gt=after).order_by("id")[: size + 1])
+        rows = ascending[:size][::-1]
+        newer = rows[0].id if len(ascending) > size else None
+        older = rows[-1].id if rows and qs.filter(id__lt=rows[-1].id).exists() else None
+        return rows, older, newer
     if before:
         qs = qs.filter(id__lt=before)
     rows = list(qs[: size + 1])
-    next_before = rows[size - 1].id if len(rows) > size else None
-    return rows[:size], next_before
+    older = rows[size - 1].id if len(rows) > size else None
+    newer = rows[0].id if before and rows else None
+    return rows[:size], older, newer
 
 
 def contact_events(*, contact: Contact, limit: int = 50) -> list:

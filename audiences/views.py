@@ -56,20 +56,27 @@ def _writers_only(request: HttpRequest) -> None:
         raise PermissionDenied("Your role can read audiences but not change them.")
 
 
+def _id_param(request: HttpRequest, name: str) -> int | None:
+    value = request.GET.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
 @role_required(*READERS)
 def contact_list(request: HttpRequest) -> HttpResponse:
     form = ContactFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     qs = contact_search(**{k: v for k, v in filters.items() if v})
-    before = request.GET.get("before", "")
-    rows, next_before = keyset_page(qs, before=int(before) if before.isdigit() else None)
+    before, after = (_id_param(request, name) for name in ("before", "after"))
+    rows, next_before, prev_after = keyset_page(qs, before=before, after=after)
     query = request.GET.copy()
     query.pop("before", None)
+    query.pop("after", None)
     context = {
         "form": form,
         "contacts": rows,
         "next_before": next_before,
-        "paged": bool(before),
+        "prev_after": prev_after,
+        "paged": bool(before or after),
         "query": query.urlencode(),
         "filtered": any(filters.values()) if filters else False,
         "tab": "contacts",

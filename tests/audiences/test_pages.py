@@ -37,8 +37,30 @@ def test_contact_list_pages_with_older_links(marketer_client):
     page_one = first.content.decode()
     assert "person-54" in page_one and "person-04" not in page_one
     before = first.context["next_before"]
-    page_two = marketer_client.get(reverse("contact_list"), {"before": before}).content.decode()
+    second = marketer_client.get(reverse("contact_list"), {"before": before})
+    page_two = second.content.decode()
     assert "person-04" in page_two and "person-54" not in page_two
+    assert "Newer" in page_two and "Newer" not in page_one
+    back = marketer_client.get(reverse("contact_list"), {"after": second.context["prev_after"]})
+    assert [c.display_name for c in back.context["contacts"]] == [
+        c.display_name for c in first.context["contacts"]
+    ]
+    assert back.context["prev_after"] is None and back.context["next_before"] == before
+
+
+def test_contact_list_newer_pages_walk_back_up_to_the_newest(marketer_client):
+    people = [contact(display_name=f"p{i:03d}") for i in range(120)]
+    url = reverse("contact_list")
+    seen, response = [], marketer_client.get(url)
+    while response.context["next_before"]:
+        response = marketer_client.get(url, {"before": response.context["next_before"]})
+    bottom = response.context["contacts"]
+    assert bottom[-1].pk == people[0].pk
+    while response.context["prev_after"]:
+        seen += [c.pk for c in response.context["contacts"]]
+        response = marketer_client.get(url, {"after": response.context["prev_after"]})
+    seen += [c.pk for c in response.context["contacts"]]
+    assert sorted(seen) == sorted(p.pk for p in people) and len(seen) == 120
 
 
 def test_empty_contact_list_explains_where_contacts_come_from(analyst_client):
@@ -215,6 +237,22 @@ def test_upload_over_the_size_limit_is_refused(marketer_client, settings):
     response = marketer_client.post(reverse("import_list"), {"file": upload})
     assert response.status_code == 200 and "limit" in response.content.decode()
     assert not ImportJob.objects.exists()
+
+
+def test_search_finds_an_exact_external_id_and_an_earlier_line_id(marketer_client):
+    from audiences.services import contact_upsert
+
+    known = contact(display_name="Known", external_id="crm-77")
+    contact(display_name="Other", external_id="crm-778")
+    old = known.line_id
+    contact_upsert(line_id=line_id(), external_id="crm-77")
+    url = reverse("contact_list")
+    body = marketer_client.get(url, {"q": "crm-77"}).content.decode()
+    assert "Known" in body and "Other" not in body
+    found = marketer_client.get(url, {"q": old}).context["contacts"]
+    assert [c.pk for c in found] == [known.pk]
+    page = marketer_client.get(reverse("contact_detail", args=[known.pk])).content.decode()
+    assert old in page
 
 
 def test_a_short_hex_looking_search_also_matches_names(marketer_client):
