@@ -32,9 +32,16 @@ class AiohttpPoolTransport(httpx.AsyncBaseTransport):
         self._max_connections = max_connections
         self._keepalive_expiry = keepalive_expiry
         self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._timeouts: dict[tuple, aiohttp.ClientTimeout] = {}
 
     def _get_session(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            # An aiohttp session belongs to the loop it was made on (a client used by one
+            # asyncio.run() after another). That loop is usually closed by now, so the old
+            # session cannot be awaited closed: it is left to the garbage collector.
+            self._session, self._loop = None, loop
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(
                 limit=self._max_connections,
@@ -80,6 +87,6 @@ class AiohttpPoolTransport(httpx.AsyncBaseTransport):
         )
 
     async def aclose(self) -> None:
-        if self._session is not None:
+        if self._session is not None and self._loop is asyncio.get_running_loop():
             await self._session.close()
-            self._session = None
+        self._session = None

@@ -22,6 +22,7 @@ from lineapi import (
     LineServerError,
     LineTimeoutError,
     LineTooLargeError,
+    Quota,
 )
 from lineapi.errors import MONTHLY_LIMIT_MESSAGE, RATE_LIMIT_MESSAGE
 from tests.emulator_fixtures import EmulatorHandle
@@ -173,6 +174,21 @@ async def test_quota_and_consumption(client: LineClient, emulator: EmulatorHandl
     assert (quota.type, quota.value) == ("limited", 1000)
     await client.multicast(to=[user(1), user(2)], messages=HELLO, retry_key=key())
     assert await client.quota_consumption() == 2
+
+
+def test_one_client_serves_one_event_loop_after_another(
+    emulator: EmulatorHandle, contract: Recorder
+) -> None:
+    client = make_client(emulator, contract)
+    first = asyncio.run(client.quota())
+    second = asyncio.run(client.quota())
+    assert first == second == Quota(type="none", value=None)
+
+    async def close() -> None:
+        await client.aclose()
+
+    asyncio.run(close())
+    assert [response.status_code for _, response in contract.exchanges] == [200, 200]
 
 
 async def test_follower_ids_are_paged(client: LineClient) -> None:
