@@ -7,7 +7,7 @@ COPY requirements.lock ./
 RUN pip install --no-cache-dir -r requirements.lock
 
 COPY . .
-RUN useradd --create-home --uid 1000 app && mkdir -p /app/var && chown -R app /app/var
+RUN useradd --create-home --uid 1000 app && mkdir -p /app/var/media && chown -R app /app/var
 USER app
 RUN DEBUG=true python manage.py collectstatic --no-input -v 0
 

@@ -1,5 +1,6 @@
 """Settings, all read from the environment (see .env.example for every variable)."""
 
+import os
 import secrets
 from pathlib import Path
 

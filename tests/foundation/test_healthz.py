@@ -37,3 +37,15 @@ def test_heartbeat_task_records_a_heartbeat(db):
     cache.delete(HEARTBEAT_KEY)
     heartbeat.apply()
     assert cache.get(HEARTBEAT_KEY) is not None
+
+
+def test_a_container_probe_gets_the_health_whatever_the_allowed_hosts(client, db, settings):
+    """docker-compose's healthcheck calls http://127.0.0.1:8000/healthz inside the container,
+    where ALLOWED_HOSTS names the public host and HTTPS redirects are on."""
+    settings.ALLOWED_HOSTS = ["example.com"]
+    settings.SECURE_SSL_REDIRECT = True
+    heartbeat_record()
+    probe = client.get("/healthz", HTTP_HOST="127.0.0.1:8000")
+    assert probe.status_code == 200
+    assert probe.json() == {"database": "ok", "broker": "ok", "worker": "ok"}
+    assert client.get("/accounts/login/", HTTP_HOST="127.0.0.1:8000").status_code == 400

@@ -68,3 +68,25 @@ def test_local_runs_generate_and_keep_a_secret_key(tmp_path):
     assert first.returncode == 0, first.stderr
     assert first.stdout == second.stdout
     assert (tmp_path / "secret_key").read_text().strip() == first.stdout.strip()
+
+
+def test_empty_variables_mean_unset_as_docker_compose_passes_them():
+    """Compose hands every variable over as ${NAME:-}: an empty one must fall back to the
+    default, not turn the HTTPS redirect off or crash an int setting."""
+    result = _django(
+        [
+            "shell",
+            "-v",
+            "0",
+            "-c",
+            "from django.conf import settings as s; "
+            "print(s.SECURE_SSL_REDIRECT, s.CONTACT_IMPORT_MAX_MB)",
+        ],
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="example.com",
+        SECURE_SSL_REDIRECT="",
+        CONTACT_IMPORT_MAX_MB="",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "200"]
