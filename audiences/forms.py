@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 
 from audiences.models import Contact, ImportJob
+from audiences.selectors import attribute_types
 from audiences.services import contains_nul
 from linecampaigns.forms import BootstrapForm
 
@@ -76,11 +77,17 @@ class ImportMappingForm(BootstrapForm):
         self.fields["line_id"].choices = columns
         self.fields["display_name"].choices = [("", "None"), *columns]
         types = [(self.IGNORE, "Ignore"), *list(ImportJob.ColumnType.choices)]
+        known = attribute_types(keys=[c for c in job.header if c])
+        # The proposal made on upload: the catalogue's type for known keys, else the inferred one.
+        proposed = job.mapping.get("attributes") or {}
         for index, column in enumerate(job.header):
             if column:
-                initial = self.IGNORE if column == job.mapping.get("line_id") else "text"
                 self.fields[f"col_{index}"] = forms.ChoiceField(
-                    label=column, choices=types, required=False, initial=initial
+                    label=column,
+                    choices=types,
+                    required=False,
+                    initial=proposed.get(column, self.IGNORE),
+                    help_text=f"Known attribute: {known[column]}" if column in known else "",
                 )
 
     def column_fields(self) -> list:

@@ -19,6 +19,7 @@ import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from django.conf import settings
 from django.db import transaction
@@ -26,6 +27,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from audiences.models import Contact, ImportJob
+from audiences.selectors import attribute_types
 from audiences.services import ContactRow, attribute_keys_record, contacts_upsert_rows
 from lineapi import LINE_ID_RE
 from linecampaigns.services import audit_record
@@ -34,12 +36,16 @@ CHUNK_ROWS = 5000
 STALE_AFTER = datetime.timedelta(minutes=10)
 SAMPLE_BYTES = 64 * 1024
 PREVIEW_ROWS = 5
+INFER_ROWS = 100  # rows read to propose each column's type (the first PREVIEW_ROWS are shown)
 MAX_FIELD_CHARS = 1024 * 1024  # the csv module's guard against a runaway quoted field
 MAX_VALUE_CHARS = 10_000
 BAD_TEXT_RE = re.compile("[\udc80-\udcff]")
 INT_RE = re.compile(r"^[+-]?\d+$")
 ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 SLASH_DATE_RE = re.compile(r"^(\d{4})[/.-](\d{1,2})[/.-](\d{1,2})$")
+LEADING_ZERO_RE = re.compile(r"^[+-]?0\d")  # 0120…, 090…: codes and phone numbers, not numbers
+LINE_ID_COLUMNS = ("line_id", "lineid", "line_user_id", "user_id")
+DISPLAY_NAME_COLUMNS = ("display_name", "displayname", "name", "表示名")
 TRUE = {"true", "t", "yes", "y", "1", "on"}
 FALSE = {"false", "f", "no", "n", "0", "off"}
 
@@ -65,6 +71,20 @@ def detect_encoding(sample: bytes) -> str:
     return "cp932" if errors["cp932"] < errors["utf-8"] else "utf-8"
 
 
+def read_sample(raw: BinaryIO) -> bytes:
+    """The bytes to decide the encoding on: the first SAMPLE_BYTES, or if those are plain ASCII
+    (which UTF-8 and Shift_JIS decode alike), the first later block that is not, read block by
+    block so that memory stays flat. A file that is ASCII throughout reads as UTF-8."""
+    sample = raw.read(SAMPLE_BYTES)
+    block = sample
+    while block.isascii():
+        block = raw.read(SAMPLE_BYTES)
+        if not block:
+            return sample
+    # The block after an all-ASCII one starts on a character boundary in both encodings.
+    return sample if block is sample else block + raw.read(SAMPLE_BYTES)
+
+
 def detect_delimiter(first_line: str) -> str:
     return "\t" if first_line.count("\t") > first_line.count(",") else ","
 
@@ -74,13 +94,14 @@ def open_text(path: str, encoding: str) -> io.TextIOWrapper:
     return open(path, encoding=encoding, errors="surrogateescape", newline="")
 
 
-def inspect_file(path: str) -> dict:
-    """Encoding, delimiter, header and the first rows, for the mapping page."""
+def inspect_file(path: str, encoding: str = "") -> dict:
+    """Encoding (detected unless given), delimiter, header, the first rows and a proposed type
+    per column, for the mapping page."""
     with open(path, "rb") as raw:
-        sample = raw.read(SAMPLE_BYTES)
+        sample = read_sample(raw) if not encoding else raw.read(SAMPLE_BYTES)
     if not sample.strip():
         raise ImportFileError("The file is empty.")
-    encoding = detect_encoding(sample)
+    encoding = encoding or detect_encoding(sample)
     with open_text(path, encoding) as text:
         first = text.readline()
         delimiter = detect_delimiter(first)
@@ -91,26 +112,88 @@ def inspect_file(path: str) -> dict:
         except csv.Error as exc:
             raise ImportFileError(f"The header row cannot be read as CSV: {exc}.") from exc
         records = (row for row, _ in _records(reader) if row)
-        preview = [row for _, row in zip(range(PREVIEW_ROWS), records, strict=False)]
+        rows = [row for _, row in zip(range(INFER_ROWS), records, strict=False)]
     if not any(header):
         raise ImportFileError("The first row must name the columns.")
     if any(BAD_TEXT_RE.search(h) for h in header):
         raise ImportFileError("The header row is not UTF-8 or Shift_JIS text.")
-    return {"encoding": encoding, "delimiter": delimiter, "header": header, "preview": preview}
+    return {
+        "encoding": encoding,
+        "delimiter": delimiter,
+        "header": header,
+        "preview": rows[:PREVIEW_ROWS],
+        "types": {
+            name: infer_column_type([r[i] for r in rows if len(r) > i])
+            for i, name in enumerate(header)
+            if name
+        },
+    }
+
+
+def infer_column_type(values: list[str]) -> str:
+    """The type to propose for a column from its first values: number, boolean or date when
+    every non-empty value reads as one, else text."""
+    values = [v.strip() for v in values if v.strip()]
+    if not values:
+        return ImportJob.ColumnType.TEXT
+    for kind in (ImportJob.ColumnType.NUMBER, ImportJob.ColumnType.BOOLEAN):
+        if all(_reads_as(v, kind) for v in values):
+            return kind
+    if all(_looks_like_date(v) and _reads_as(v, ImportJob.ColumnType.DATE) for v in values):
+        return ImportJob.ColumnType.DATE
+    return ImportJob.ColumnType.TEXT
+
+
+def _reads_as(value: str, kind: str) -> bool:
+    if kind == ImportJob.ColumnType.NUMBER and LEADING_ZERO_RE.match(value):
+        return False
+    try:
+        convert(value, kind)
+    except ValueError:
+        return False
+    return True
+
+
+def _looks_like_date(value: str) -> bool:
+    # convert() also takes other ISO forms (20240501); only propose what reads as a date.
+    return bool(ISO_DATE_RE.match(value[:10]) or SLASH_DATE_RE.match(value))
 
 
 def clean_header(name: str) -> str:
     return name.replace("\ufeff", "").strip()
 
 
+def _column_key(name: str) -> str:
+    return name.lower().replace(" ", "_").replace("-", "_")
+
+
 def guess_line_id_column(header: list[str], preview: list[list[str]]) -> str:
     for name in header:
-        if name.lower().replace(" ", "_") in ("line_id", "lineid", "line_user_id", "user_id"):
+        if _column_key(name) in LINE_ID_COLUMNS:
             return name
     for index, name in enumerate(header):
         if preview and all(len(r) > index and LINE_ID_RE.match(r[index]) for r in preview):
             return name
     return header[0]
+
+
+def guess_display_name_column(header: list[str], line_id_column: str) -> str:
+    """The column that most likely holds display names, or "" for none."""
+    for candidate in DISPLAY_NAME_COLUMNS:
+        for name in header:
+            if name != line_id_column and _column_key(name) == candidate:
+                return name
+    return ""
+
+
+def column_types(*, inferred: dict[str, str]) -> dict[str, str]:
+    """The type to start each column at: the catalogue's for a key it knows (an import never
+    changes a known key's type unless the person chooses another), else the inferred one."""
+    known = attribute_types(keys=list(inferred))
+    return {
+        column: known[column] if known.get(column) in ImportJob.ColumnType.values else kind
+        for column, kind in inferred.items()
+    }
 
 
 def import_job_create(*, original_name: str, user, path: str = "", uploaded_file=None) -> ImportJob:
@@ -127,17 +210,24 @@ def import_job_create(*, original_name: str, user, path: str = "", uploaded_file
         raise ImportFileError(str(exc)) from exc
     job.encoding, job.delimiter, job.header = info["encoding"], info["delimiter"], info["header"]
     job.bytes_total = os.path.getsize(job.path)
+    line_id = guess_line_id_column(info["header"], info["preview"])
+    display_name = guess_display_name_column(info["header"], line_id)
+    # A proposal for the mapping page and the shell command, which may change it.
     job.mapping = {
-        "line_id": guess_line_id_column(info["header"], info["preview"]),
-        "display_name": "",
-        "attributes": {},
+        "line_id": line_id,
+        "display_name": display_name,
+        "attributes": {
+            column: kind
+            for column, kind in column_types(inferred=info["types"]).items()
+            if column not in (line_id, display_name)
+        },
     }
     job.save()
     return job
 
 
 def import_job_preview(*, job: ImportJob) -> list[list[str]]:
-    return inspect_file(job.path)["preview"]
+    return inspect_file(job.path, job.encoding)["preview"]
 
 
 def validate_mapping(*, header: list[str], mapping: dict) -> dict:
@@ -335,7 +425,7 @@ def _stream(job: ImportJob, report: _Report) -> None:
         while not chunks.empty():
             chunks.get_nowait()
         parser.join(timeout=10)
-    attribute_keys_record(types=dict(mapping["attributes"].items()))
+    attribute_keys_record(types=dict(mapping["attributes"].items()), chosen=True)
 
 
 def _parse_file(
@@ -362,11 +452,11 @@ def _parse_file(
             )
             reader = csv.reader(text, delimiter=job.delimiter or ",")
             next(reader, None)
-            row_number = 1
+            row_number = 1  # as a spreadsheet numbers rows: the header is 1, blank lines count
             for record, error in _records(reader):
-                if record is not None and not any(cell.strip() for cell in record):
-                    continue  # blank lines are not rows
                 row_number += 1
+                if record is not None and not any(cell.strip() for cell in record):
+                    continue  # a blank line is no contact, nor an error
                 counts["rows_read"] += 1
                 row, value, reason = _parse(record, error, width, line_col, name_col, attr_cols)
                 if row is None:

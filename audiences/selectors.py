@@ -143,6 +143,11 @@ def attribute_catalogue() -> list[dict]:
     return [{"key": k, "type": t} for k, t in AttributeKey.objects.values_list("key", "type")]
 
 
+def attribute_types(*, keys: list[str]) -> dict[str, str]:
+    """The catalogue's type for each of these keys it knows."""
+    return dict(AttributeKey.objects.filter(key__in=keys).values_list("key", "type"))
+
+
 def contact_by_line_id(*, line_id: str) -> Contact | None:
     """The contact with this line id, or else the one that had it before (merged into it, or
     replaced when it was identified under a new line id)."""

@@ -117,13 +117,21 @@ def infer_type(value: object) -> str | None:
     return AttributeKey.Type.DATE if parse_date(value) else AttributeKey.Type.TEXT
 
 
-def attribute_keys_record(*, types: dict[str, str]) -> None:
-    """Keep the attribute catalogue current: add new keys, update changed types."""
+def attribute_keys_record(*, types: dict[str, str], chosen: bool = False) -> None:
+    """Keep the attribute catalogue current: add new keys with their type.
+
+    A known key keeps its type: one value of another type (a number sent as text, say) must not
+    change how the segment builder compares every contact. Only types a person chose (`chosen`,
+    an import's column mapping, which starts from the catalogue's type) replace it."""
     types = {k[:100]: t for k, t in types.items() if t}
     if not types:
         return
     known = dict(AttributeKey.objects.filter(key__in=list(types)).values_list("key", "type"))
-    changed = [AttributeKey(key=k, type=t) for k, t in types.items() if known.get(k) != t]
+    changed = [
+        AttributeKey(key=k, type=t)
+        for k, t in types.items()
+        if k not in known or (chosen and known[k] != t)
+    ]
     if changed:
         AttributeKey.objects.bulk_create(
             changed, update_conflicts=True, unique_fields=["key"], update_fields=["type", "seen_at"]

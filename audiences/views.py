@@ -292,7 +292,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(ImportJob, pk=pk)
     context = {"job": job, "tab": "imports", "can_write": _can_write(request)}
     if job.status == ImportJob.Status.MAPPING:
-        initial = {"line_id": job.mapping.get("line_id")}
+        initial = {k: job.mapping.get(k) for k in ("line_id", "display_name")}
         form = ImportMappingForm(request.POST or None, job=job, initial=initial)
         if request.method == "POST":
             _writers_only(request)

@@ -101,9 +101,9 @@ def test_broken_rows_are_rejected_alone_and_reported(tmp_path):
         f"{ok[4]},35,".encode() + "名".encode() + b"\xff\xfe",  # row 7: bad bytes
         f"U{'A' * 32},36,e".encode(),  # row 8: upper-case hex
         f"{ok[0]},37,dup".encode(),  # row 9: duplicate of row 2: an update
-        b"",
-        f"{ok[3]},38,".encode() + b"x" * 20_000,  # row 10: huge field
-        f"{ok[4]},39,f".encode(),  # row 11: fine
+        b"",  # row 10: blank, still a row in a spreadsheet
+        f"{ok[3]},38,".encode() + b"x" * 20_000,  # row 11: huge field
+        f"{ok[4]},39,f".encode(),  # row 12: fine
     ]
     job = run(tmp_path, b"\n".join(lines) + b"\n", {"age": "number", "name": "text"})
     assert (job.status, job.rows_read, job.created, job.updated, job.rejected) == (
@@ -114,7 +114,7 @@ def test_broken_rows_are_rejected_alone_and_reported(tmp_path):
         7,
     )
     rows = report_rows(job)
-    assert [int(r["row"]) for r in rows] == [3, 4, 5, 6, 7, 8, 10]
+    assert [int(r["row"]) for r in rows] == [3, 4, 5, 6, 7, 8, 11]
     assert rows[0]["value"] == "not-a-line-id" and "line_id" in rows[0]["reason"]
     assert rows[1]["value"] == "abc" and "not a number" in rows[1]["reason"]
     assert "2 fields" in rows[2]["reason"] and "4 fields" in rows[3]["reason"]
@@ -229,3 +229,114 @@ def test_an_import_whose_worker_died_is_requeued_and_finishes(
     job.refresh_from_db()
     assert (job.status, job.rows_read, job.created) == ("completed", 2, 2)
     assert ImportJob.objects.get(pk=fresh.pk).status == "running"
+
+
+def test_report_rows_match_spreadsheet_rows_after_blank_lines(tmp_path):
+    data = f"line_id,n\r\n\r\n{A},1\r\n\r\n\r\nbad,2\r\n{B},x\r\n".encode()
+    job = run(tmp_path, data, {"n": "number"})
+    assert [int(r["row"]) for r in report_rows(job)] == [6, 7]
+    assert (job.rows_read, job.created, job.rejected) == (3, 1, 2)
+
+
+def test_column_types_are_inferred_from_the_first_rows():
+    from audiences.imports import infer_column_type as infer
+
+    assert infer(["34", "-2", "1.5", ""]) == "number"
+    assert infer(["0901234567", "0312"]) == "text"  # phone numbers and codes keep their zeros
+    assert infer(["yes", "No", "TRUE", "0"]) == "boolean"
+    assert infer(["1", "0"]) == "number"
+    assert infer(["2024-05-01", "2024/5/1", "2023/12/31"]) == "date"
+    assert infer(["2024-05-01", "soon"]) == "text"
+    assert infer(["20240501"]) == "number"
+    assert infer(["", " "]) == "text"
+
+
+def test_upload_proposes_inferred_types_and_the_display_name_column(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text(
+        f"LINE ID,Display Name,age,vip,joined,city,zip\n"
+        f"{A},Aki,34,yes,2024/05/01,Tokyo,0600001\n"
+        f"{B},Ben,,no,2024-06-30,Osaka,1500001\n"
+    )
+    job = import_job_create(path=str(path), original_name="c.csv", user=None)
+    assert job.mapping == {
+        "line_id": "LINE ID",
+        "display_name": "Display Name",
+        "attributes": {
+            "age": "number",
+            "vip": "boolean",
+            "joined": "date",
+            "city": "text",
+            "zip": "text",
+        },
+    }
+
+
+@pytest.mark.parametrize("name", ["display_name", "DisplayName", "Name", "表示名"])
+def test_the_display_name_column_is_guessed_by_its_name(tmp_path, name):
+    path = tmp_path / "c.csv"
+    path.write_text(f"line_id,{name},plan\n{A},Aki,gold\n", encoding="utf-8")
+    job = import_job_create(path=str(path), original_name="c.csv", user=None)
+    assert job.mapping["display_name"] == name and job.mapping["attributes"] == {"plan": "text"}
+    call_command("import_contacts", str(path))
+    assert Contact.objects.get(line_id=A).display_name == "Aki"
+    assert attrs(A) == {"plan": "gold"}
+
+
+def test_a_known_attribute_keeps_its_type_unless_the_import_chooses_another(tmp_path):
+    AttributeKey.objects.create(key="age", type="number")
+    AttributeKey.objects.create(key="code", type="text")
+    path = tmp_path / "c.csv"
+    path.write_text(f"line_id,age,code\n{A},34,17\n{B},41,18\n")
+    job = import_job_create(path=str(path), original_name="c.csv", user=None)
+    # "code" looks like a number, but the catalogue knows it as text: that is the proposal.
+    assert job.mapping["attributes"] == {"age": "number", "code": "text"}
+    call_command("import_contacts", str(path))
+    assert attrs(A) == {"age": 34, "code": "17"}
+    catalogue = dict(AttributeKey.objects.values_list("key", "type"))
+    assert catalogue == {"age": "number", "code": "text"}
+    call_command("import_contacts", str(path), "--type", "code=number")
+    assert dict(AttributeKey.objects.values_list("key", "type"))["code"] == "number"
+
+
+def test_a_value_of_another_type_does_not_change_a_known_type():
+    from audiences.services import contact_upsert
+
+    AttributeKey.objects.create(key="age", type="number")
+    contact_upsert(line_id=A, attributes={"age": "thirty", "city": "Tokyo"})
+    assert dict(AttributeKey.objects.values_list("key", "type")) == {
+        "age": "number",
+        "city": "text",
+    }
+
+
+def test_the_mapping_form_starts_at_inferred_and_known_types(marketer_client, tmp_path):
+    from django.urls import reverse
+
+    AttributeKey.objects.create(key="score", type="text")
+    path = tmp_path / "c.csv"
+    path.write_text(f"line_id,name,age,score\n{A},Aki,34,9\n")
+    job = import_job_create(path=str(path), original_name="c.csv", user=None)
+    response = marketer_client.get(reverse("import_detail", args=[job.pk]))
+    form = response.context["form"]
+    initial = {f.label: f.initial for f in form.column_fields()}
+    assert initial == {"line_id": "", "name": "", "age": "number", "score": "text"}
+    assert form["display_name"].value() == "name"
+    assert "Known attribute: text" in response.content.decode()
+
+
+def test_shift_jis_after_a_long_ascii_start_is_detected(tmp_path):
+    import audiences.imports as imports
+
+    ascii_rows = "".join(f"U{i:032x},plain\n" for i in range(1, 3000))
+    assert len(ascii_rows) > imports.SAMPLE_BYTES
+    data = f"line_id,name\n{ascii_rows}{A},山田花子\n".encode("cp932")
+    job = run(tmp_path, data, name="name")
+    assert job.encoding == "cp932"
+    assert (job.created, job.rejected) == (3000, 0)
+    assert Contact.objects.get(line_id=A).display_name == "山田花子"
+
+
+def test_a_file_ascii_throughout_reads_as_utf8(tmp_path):
+    data = ("line_id,name\n" + "".join(f"U{i:032x},x\n" for i in range(1, 3000))).encode()
+    assert run(tmp_path, data, name="name").encoding == "utf-8"

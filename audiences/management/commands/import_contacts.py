@@ -16,13 +16,19 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file")
         parser.add_argument("--line-id-column", default="line_id")
-        parser.add_argument("--display-name-column", default="")
+        parser.add_argument(
+            "--display-name-column",
+            default=None,
+            help="default: a column named display_name, displayname, name or 表示名 (any case); "
+            'pass "" for none',
+        )
         parser.add_argument(
             "--type",
             action="append",
             default=[],
             metavar="COLUMN=TYPE",
-            help="an attribute column's type: text (default), number, boolean or date",
+            help="an attribute column's type: text, number, boolean or date (default: the "
+            "attribute's known type, else what the first rows look like)",
         )
         parser.add_argument(
             "--skip", action="append", default=[], metavar="COLUMN", help="a column to ignore"
@@ -70,8 +76,15 @@ class Command(BaseCommand):
                 raise CommandError(f"--type takes COLUMN=TYPE, not {item!r}.")
             types[column] = kind
         line_id, name = options["line_id_column"], options["display_name_column"]
+        if name is None:
+            name = job.mapping["display_name"] if job.mapping["display_name"] != line_id else ""
+        proposed = job.mapping["attributes"]  # types inferred on upload, or the catalogue's
         skipped = {line_id, name, *options["skip"]}
-        attributes = {c: types.get(c, "text") for c in job.header if c and c not in skipped}
+        attributes = {
+            c: types.get(c, proposed.get(c, ImportJob.ColumnType.TEXT))
+            for c in job.header
+            if c and c not in skipped
+        }
         for column in types:
             if column not in job.header:
                 raise CommandError(f"--type: the file has no column {column!r}.")
