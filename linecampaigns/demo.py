@@ -11,11 +11,31 @@ from django.utils import timezone
 
 from audiences.models import Contact, Segment
 from audiences.services import contacts_bulk_upsert, segment_create
+from campaigns.models import MessageTemplate
+from campaigns.template_services import template_create
 from connections.line import line_call
 from connections.models import Connection
 from connections.services import connection_create
 
 SANDBOX_NAME = "Sandbox"
+TEMPLATES = [
+    (
+        "Welcome back (personalized)",
+        [
+            {
+                "type": "text",
+                "text": 'Hi {{ first_name | default: "there" }}! You have '
+                "{{ points | default: 0 }} points waiting for you in "
+                '{{ city | default: "our shops" }}.',
+            },
+            {"type": "sticker", "packageId": "446", "stickerId": "1988"},
+        ],
+    ),
+    (
+        "Autumn sale (the same for everyone)",
+        [{"type": "text", "text": "Our autumn sale starts today: 20% off everything to Sunday."}],
+    ),
+]
 FIRST_NAMES = [
     "Haruto",
     "Yui",
@@ -160,4 +180,12 @@ def demo_seed(*, emulator_url: str, token: str, secret: str, contacts: int = 100
     for name, rules in SEGMENTS:
         if not Segment.objects.filter(name=name).exists():
             segment_create(name=name, rules=rules, user=None)
-    return {"connection": connection, "contacts": result["created"], "segments": len(SEGMENTS)}
+    for name, messages in TEMPLATES:
+        if not MessageTemplate.objects.filter(name=name).exists():
+            template_create(user=None, name=name, messages=messages)
+    return {
+        "connection": connection,
+        "contacts": result["created"],
+        "segments": len(SEGMENTS),
+        "templates": len(TEMPLATES),
+    }

@@ -79,7 +79,7 @@ def test_make_run_starts_everything_with_a_sandbox_and_stops_on_one_signal(tmp_p
         reader.join(timeout=30)
     output = "".join(lines)
     assert "Username: admin  Password: first-run-pass-2026" in output
-    assert "1000 sample contacts and 4 segments" in output
+    assert "1000 sample contacts, 4 segments and 2 message templates" in output
     assert f"running at {url}/" in output
     assert not [child for child in children if child.is_running() and child.status() != "zombie"]
 

@@ -29,6 +29,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data: the 'Sandbox' connection (the bundled LINE emulator, not real LINE), "
-                f"{result['contacts']} sample contacts and {result['segments']} segments."
+                f"{result['contacts']} sample contacts, {result['segments']} segments and "
+                f"{result['templates']} message templates."
             )
         )
