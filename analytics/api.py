@@ -4,9 +4,9 @@ from ninja import Router, Schema
 
 from analytics import selectors, services
 from analytics.exports import csv_response
-from analytics.views import log_filters
+from analytics.views import filter_error_detail, filter_errors, log_filters
 from campaigns.models import Campaign
-from linecampaigns.api import require_role
+from linecampaigns.api import ApiError, require_role
 from linecampaigns.roles import READERS
 
 router = Router(tags=["analytics"])
@@ -125,7 +125,10 @@ def campaign_deliveries_csv(request: HttpRequest, campaign_id: int) -> Streaming
     error_message, line_id)."""
     require_role(request, *READERS)
     campaign = get_object_or_404(Campaign, pk=campaign_id)
-    _, filters, _ = log_filters(request.GET)
+    form, filters, _ = log_filters(request.GET)
+    if form.errors:
+        errors = filter_errors(form)
+        raise ApiError(400, filter_error_detail(errors), errors)
     services.delivery_export_record(
         campaign=campaign, user=request.user, filters=filters.as_query()
     )

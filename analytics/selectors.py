@@ -33,6 +33,7 @@ REASON_LABELS = {
     "frequency_cap": "Frequency cap reached",
     "opted_out": "Opted out",
     "unfollowed": "Unfollowed (blocked the account)",
+    "cancelled": "Cancelled before sending",
     "invalid_request": "Invalid request (400)",
     "rate_limit": "Rate limit (429), retries ran out",
     "server_error": "LINE server error (5xx), retries ran out",

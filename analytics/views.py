@@ -1,6 +1,6 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -24,6 +24,24 @@ def log_filters(query: QueryDict) -> tuple[DeliveryFilterForm, selectors.LogFilt
         line_id=(data.get("line_id") or "").strip(),
     )
     return form, filters, data.get("after") or 0
+
+
+def filter_errors(form: DeliveryFilterForm) -> list[dict]:
+    """Why each filter that is not understood was refused, per field, with the accepted values
+    of a choice."""
+    errors = []
+    for name, messages_ in form.errors.items():
+        field = form.fields[name]
+        accepted = [str(value) for value, _ in getattr(field, "choices", ()) if value]
+        hint = f" Accepted values: {', '.join(accepted)}." if accepted else ""
+        for message in messages_:
+            errors.append({"field": name, "message": f"{field.label or name}: {message}{hint}"})
+    return errors
+
+
+def filter_error_detail(errors: list[dict]) -> str:
+    """An export never drops a filter it does not understand: that would export other rows."""
+    return "Unknown filter value. " + " ".join(e["message"] for e in errors)
 
 
 def _campaign(pk: int) -> Campaign:
@@ -93,9 +111,13 @@ def delivery_log(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @role_required(*READERS)
-def delivery_export(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+def delivery_export(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = _campaign(pk)
-    _, filters, _ = log_filters(request.GET)
+    form, filters, _ = log_filters(request.GET)
+    if form.errors:
+        return HttpResponseBadRequest(
+            filter_error_detail(filter_errors(form)), content_type="text/plain; charset=utf-8"
+        )
     services.delivery_export_record(
         campaign=campaign, user=request.user, filters=filters.as_query()
     )

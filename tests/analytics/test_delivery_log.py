@@ -1,9 +1,13 @@
 """The delivery log: keyset pages in id order, filters, and no count over the whole table."""
 
+import re
+
 from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from analytics import selectors
+from analytics.forms import DeliveryFilterForm
 from campaigns.models import Delivery
 from tests.analytics import factories
 
@@ -75,3 +79,44 @@ def test_a_filter_that_is_not_understood_is_shown_and_matches_nothing(db, analys
     response = _page(analyst_client, c, reason="no_such_reason")
     assert response.context["rows"] == []
     assert b"is-invalid" in response.content
+
+
+def _reasons_the_engine_writes() -> set[str]:
+    """Reason codes written to delivery rows: the engine's error → reason table, the skip
+    reasons of the snapshot and every literal code in the campaigns app's writes."""
+    from pathlib import Path
+
+    from campaigns.engine import retry, snapshot
+
+    codes = {reason for _, reason in retry.REASONS}
+    codes |= {snapshot.SKIP_UNFOLLOWED, snapshot.SKIP_OPTED_OUT, snapshot.SKIP_FREQUENCY_CAP}
+    literal = re.compile(r'reason="(\w+)"|\.failed\(\s*"(\w+)"|SKIPPED, "(\w+)"')
+    for path in Path(retry.__file__).parents[1].rglob("*.py"):
+        for groups in literal.findall(path.read_text()):
+            codes |= {g for g in groups if g}
+    return codes
+
+
+def test_every_reason_the_engine_writes_has_a_label_and_a_filter():
+    codes = _reasons_the_engine_writes()
+    # The scan must see the writes it exists for, or it proves nothing.
+    assert {"cancelled", "expired", "unknown_outcome", "personalization", "rate_limit"} <= codes
+    assert codes <= set(selectors.REASON_LABELS)
+    assert codes <= {value for value, _ in DeliveryFilterForm.base_fields["reason"].choices}
+
+
+def test_rows_skipped_by_a_cancel_are_labelled_and_their_link_filters(db, analyst_client):
+    c = factories.campaign(
+        factories.connection(),
+        status="cancelled",
+        outcomes=[("sent", "", 200, "", 1, 2), ("skipped", "cancelled", None, "", 0, 3)],
+    )
+    report = analyst_client.get(reverse("analytics_campaign_report", args=[c.pk]))
+    skips = report.content.decode().split('id="skip-reasons"')[1].split("</ul>")[0]
+    assert "Cancelled before sending" in skips
+    link = re.search(r'href="([^"]+reason=cancelled)"', skips).group(1).replace("&amp;", "&")
+
+    log = analyst_client.get(link)
+    assert not log.context["form"].errors
+    assert [d.reason for d in log.context["rows"]] == ["cancelled"] * 3
+    assert b"Cancelled before sending" in log.content

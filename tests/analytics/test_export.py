@@ -1,5 +1,6 @@
 """CSV export of the delivery log: streamed, complete, safe to open in a spreadsheet."""
 
+import pytest
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 
@@ -74,3 +75,48 @@ def test_numbers_and_empty_values_are_left_as_they_are():
     assert neutralise(429) == 429
     assert neutralise(None) == ""
     assert neutralise("U0123") == "U0123"
+
+
+def test_export_by_a_reason_only_the_engine_writes_keeps_the_filter(db, analyst_client):
+    """A cancel skips the rows it did not send with reason `cancelled`."""
+    c = factories.campaign(
+        factories.connection(),
+        status="cancelled",
+        outcomes=[
+            ("sent", "", 200, "", 1, 2),
+            ("skipped", "cancelled", None, "", 0, 3),
+            ("skipped", "opted_out", None, "", 0, 1),
+        ],
+    )
+    for path in (
+        reverse("analytics_delivery_export", args=[c.pk]),
+        f"/api/v1/campaigns/{c.pk}/deliveries.csv",
+    ):
+        rows = csv_rows(analyst_client.get(path, {"status": "skipped", "reason": "cancelled"}))
+        assert len(rows) == 3 and {r["reason"] for r in rows} == {"cancelled"}
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "says"),
+    [
+        ({"reason": "no_such_reason"}, "reason", "no_such_reason is not one of"),
+        ({"status": "delivered"}, "status", "Accepted values: attempted, pending,"),
+        ({"http_status": "abc"}, "http_status", "HTTP status: Enter a whole number."),
+    ],
+)
+def test_a_filter_value_that_is_not_understood_is_refused_not_dropped(
+    db, analyst_client, params, field, says
+):
+    c = factories.campaign(factories.connection())
+
+    page = analyst_client.get(reverse("analytics_delivery_export", args=[c.pk]), params)
+    assert page.status_code == 400 and not page.streaming
+    assert page.content.decode().startswith("Unknown filter value.")
+    assert says in page.content.decode()
+
+    api = analyst_client.get(f"/api/v1/campaigns/{c.pk}/deliveries.csv", params)
+    assert api.status_code == 400
+    body = api.json()
+    assert body["detail"].startswith("Unknown filter value.") and says in body["detail"]
+    assert [e["field"] for e in body["errors"]] == [field]
+    assert not AuditEntry.objects.filter(action="campaign.export_deliveries").exists()
