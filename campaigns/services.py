@@ -159,24 +159,45 @@ def campaign_create(
         frequency_cap_enabled=frequency_cap_enabled,
         created_by=user if getattr(user, "is_authenticated", False) else None,
     )
+    _check_send_time(scheduled_at)
     _validate(campaign)
     campaign.save()
     return campaign
 
 
+def _check_send_time(scheduled_at) -> None:
+    if scheduled_at is not None and scheduled_at <= timezone.now():
+        raise CampaignError("Choose a time in the future.", "scheduled_at")
+
+
 def campaign_update(*, campaign: Campaign, user, **fields: Any) -> Campaign:
-    """Drafts and scheduled campaigns only; a scheduled one keeps its schedule."""
+    """Drafts and scheduled campaigns only. A scheduled campaign's messages were frozen at
+    launch, so an edit freezes them again; one edited to "send now" is a draft again, to be
+    launched from the review with every launch check."""
     unknown = set(fields) - UPDATABLE
     if unknown:
         raise CampaignError(f"Cannot change {', '.join(sorted(unknown))}.")
     if campaign.status not in EDITABLE:
         raise CampaignError("Only drafts and scheduled campaigns can be edited.")
+    if "scheduled_at" in fields and fields["scheduled_at"] != campaign.scheduled_at:
+        _check_send_time(fields["scheduled_at"])
+    was = campaign.status
     for key, value in fields.items():
         setattr(campaign, key, value)
+    changed = set(fields)
+    if was == Campaign.Status.SCHEDULED:
+        if "template" in fields and "messages" not in fields:
+            campaign.messages = []  # the new template's messages, not the old frozen ones
+        campaign.messages = _messages_of(campaign)
+        if not campaign.messages:
+            raise CampaignError("The template has no messages.", "messages")
+        if campaign.scheduled_at is None:
+            campaign.status = Campaign.Status.DRAFT
+        changed |= {"messages", "status"}
     _validate(campaign)
     with transaction.atomic():
-        updated = Campaign.objects.filter(pk=campaign.pk, status__in=EDITABLE).update(
-            **{k: getattr(campaign, k) for k in fields}, updated_at=timezone.now()
+        updated = Campaign.objects.filter(pk=campaign.pk, status=was).update(
+            **{k: getattr(campaign, k) for k in changed}, updated_at=timezone.now()
         )
         if not updated:
             raise CampaignError("The campaign has started meanwhile and can no longer be edited.")

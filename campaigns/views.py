@@ -224,12 +224,19 @@ def campaign_edit(request: HttpRequest, campaign_id: int) -> HttpResponse:
             campaign,
         )
     form = CampaignForm(request.POST, campaign=campaign)
+    was_scheduled = campaign.status == Campaign.Status.SCHEDULED
     if form.is_valid():
         try:
             services.campaign_update(campaign=campaign, user=request.user, **form.service_kwargs())
         except services.CampaignError as exc:
             form.add_error(_error_field(form, exc), exc.message)
         else:
+            if was_scheduled and campaign.status == Campaign.Status.DRAFT:
+                flash.info(
+                    request,
+                    "The campaign is no longer scheduled: it is a draft again. Launch it from "
+                    "this review when you are ready.",
+                )
             return redirect("campaign_review", campaign_id=campaign.pk)
     return _wizard_page(request, form, campaign)
 

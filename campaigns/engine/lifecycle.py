@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from audiences.rules import RuleError
 from campaigns.engine.config import option
-from campaigns.engine.snapshot import campaign_recount, snapshot_take
+from campaigns.engine.snapshot import NoMessages, campaign_recount, snapshot_take
 from campaigns.models import Campaign, Delivery, DeliveryBatch
 from campaigns.personalization import TemplateSyntaxProblem
 from linecampaigns.services import audit_record
@@ -74,7 +74,7 @@ def campaign_start(campaign: Campaign) -> None:
         return
     try:
         taken = snapshot_take(campaign)
-    except (RuleError, TemplateSyntaxProblem) as exc:
+    except (RuleError, TemplateSyntaxProblem, NoMessages) as exc:
         campaign_halt(campaign, f"The campaign cannot start: {exc}")
         return
     if taken:

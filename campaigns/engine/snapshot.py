@@ -173,8 +173,14 @@ def _insert_sql(campaign: Campaign, multicast: bool) -> tuple[str, list]:
     return sql, [campaign.pk, *key_params, timezone.now(), *inner_params]
 
 
+class NoMessages(ValueError):
+    """A campaign without messages: every recipient would fail, so nothing is snapshotted."""
+
+
 def snapshot_take(campaign: Campaign) -> bool:
     """Writes the campaign's deliveries and batches once; returns False if already taken."""
+    if not campaign.messages:
+        raise NoMessages("it has no messages. Cancel it and send a copy with messages.")
     compiled = compile_messages(campaign.messages)
     multicast = not compiled.is_personalized
     salt = secrets.token_hex(16)
