@@ -1,10 +1,13 @@
 """CSV export of the delivery log: streamed, complete, safe to open in a spreadsheet."""
 
 import pytest
+from django.db import connection as db_connection
 from django.http import StreamingHttpResponse
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from analytics.exports import neutralise
+from audiences.models import Contact
 from campaigns.models import Delivery
 from linecampaigns.models import AuditEntry
 from tests.analytics import factories
@@ -40,6 +43,8 @@ def test_export_has_the_documented_columns_and_every_row(db, analyst_client):
     rows = csv_rows(analyst_client.get(f"/api/v1/campaigns/{c.pk}/deliveries.csv"))
     assert list(rows[0]) == [
         "line_id",
+        "display_name",
+        "external_id",
         "status",
         "reason",
         "http_status",
@@ -75,6 +80,39 @@ def test_numbers_and_empty_values_are_left_as_they_are():
     assert neutralise(429) == 429
     assert neutralise(None) == ""
     assert neutralise("U0123") == "U0123"
+
+
+def test_export_has_each_contacts_name_and_external_id_neutralised(db, analyst_client):
+    c = factories.campaign(factories.connection(), outcomes=[("sent", "", 200, "", 1, 3)])
+    first, second, third = Delivery.objects.filter(campaign=c).order_by("id")
+    Contact.objects.filter(pk=first.contact_id).update(display_name="Aiko", external_id="crm-1")
+    Contact.objects.filter(pk=second.contact_id).update(display_name="=cmd()", external_id="@x")
+    Contact.objects.filter(pk=third.contact_id).delete()  # the row stays, without its contact
+
+    rows = csv_rows(analyst_client.get(reverse("analytics_delivery_export", args=[c.pk])))
+
+    assert [(r["line_id"], r["display_name"], r["external_id"]) for r in rows] == [
+        (first.line_id, "Aiko", "crm-1"),
+        (second.line_id, "'=cmd()", "'@x"),
+        (third.line_id, "", ""),
+    ]
+
+
+@pytest.mark.parametrize("url", ["analytics_delivery_export", "api"])
+def test_contact_columns_come_in_the_same_query_as_the_rows(db, analyst_client, url):
+    c = factories.campaign(factories.connection(), outcomes=[("sent", "", 200, "", 1, 40)])
+    Contact.objects.update(display_name="Someone")
+    path = (
+        reverse("analytics_delivery_export", args=[c.pk])
+        if url != "api"
+        else f"/api/v1/campaigns/{c.pk}/deliveries.csv"
+    )
+    response = analyst_client.get(path)
+    with CaptureQueriesContext(db_connection) as queries:
+        rows = csv_rows(response)
+    assert len(rows) == 40 and {r["display_name"] for r in rows} == {"Someone"}
+    contact_reads = [q["sql"] for q in queries if "audiences_contact" in q["sql"]]
+    assert len(contact_reads) == 1 and "JOIN" in contact_reads[0].upper()
 
 
 def test_export_by_a_reason_only_the_engine_writes_keeps_the_filter(db, analyst_client):
