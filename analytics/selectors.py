@@ -469,6 +469,16 @@ def quota_use(*, today: dt.date) -> list[dict]:
     ]
 
 
+def open_retry(campaign: Campaign) -> Campaign | None:
+    """The retry campaign of `campaign` that is not cancelled or expired, if any: while it
+    exists, no other retry can be made."""
+    return (
+        campaign.retries.exclude(status__in=(Campaign.Status.CANCELLED, Campaign.Status.EXPIRED))
+        .order_by("id")
+        .first()
+    )
+
+
 def retryable_failures(campaign: Campaign) -> QuerySet[Delivery]:
     """The failed rows a retry campaign of `campaign` sends to again (contacts since deleted are
     left out); the engine's retry audience is the same rows."""

@@ -69,9 +69,7 @@ def campaign_retry_failed(*, campaign: Campaign, user) -> Campaign:
 
     if campaign.status != Campaign.Status.COMPLETED:
         raise ValidationError("Only a completed campaign can retry its failed recipients.")
-    open_retry = campaign.retries.exclude(
-        status__in=(Campaign.Status.CANCELLED, Campaign.Status.EXPIRED)
-    ).first()
+    open_retry = selectors.open_retry(campaign)
     if open_retry is not None:
         raise ValidationError(
             f"This campaign already has a retry campaign: “{open_retry.name}” (#{open_retry.pk})."

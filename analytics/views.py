@@ -62,6 +62,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 def campaign_report(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = _campaign(pk)
     report = selectors.campaign_report(campaign=campaign)
+    open_retry = selectors.open_retry(campaign)
     context = {
         "campaign": campaign,
         "report": report,
@@ -70,9 +71,11 @@ def campaign_report(request: HttpRequest, pk: int) -> HttpResponse:
         "insight": selectors.campaign_insight(campaign),
         "definitions": selectors.DEFINITIONS,
         "retries": list(campaign.retries.order_by("id")),
+        "open_retry": open_retry,
         "can_retry": has_role(request.user, *WRITERS)
         and campaign.status == Campaign.Status.COMPLETED
-        and report.retryable > 0,
+        and report.retryable > 0
+        and open_retry is None,
     }
     return render(request, "analytics/campaign_report.html", context)
 

@@ -139,3 +139,21 @@ def test_a_retry_sends_once_to_the_failed_recipients_who_are_still_reachable(
     assert ledger(emulator) == {line_id(i): 1 for i in range(4)}
     assert counters(retry) == row_counts(retry)
     assert (retry.sent, retry.skipped, retry.recipients_total) == (4, 1, 5)
+
+
+def test_once_retried_the_report_links_to_the_retry_instead_of_offering_it(
+    completed, marketer_client
+):
+    _retry(marketer_client, completed)
+    retry = Campaign.objects.get(parent=completed)
+    url = reverse("analytics_campaign_report", args=[completed.pk])
+
+    html = marketer_client.get(url).content.decode()
+    assert "Retry 8 failed" not in html
+    retried = html.split('id="retried-in"')[1].split("</p>")[0]
+    assert f'href="/campaigns/{retry.pk}/"' in retried and f"“{retry.name}”" in retried
+
+    # A cancelled retry no longer blocks a new one: the offer comes back.
+    Campaign.objects.filter(pk=retry.pk).update(status=Campaign.Status.CANCELLED)
+    html = marketer_client.get(url).content.decode()
+    assert "Retry 8 failed" in html and 'id="retried-in"' not in html
