@@ -8,7 +8,7 @@ from analytics import selectors, services
 from analytics.exports import csv_response
 from analytics.forms import DateRangeForm, DeliveryFilterForm
 from campaigns.models import Campaign
-from linecampaigns.roles import READERS, WRITERS, has_role, role_required
+from linecampaigns.roles import ADMIN, READERS, WRITERS, has_role, role_required
 
 
 def log_filters(query: QueryDict) -> tuple[DeliveryFilterForm, selectors.LogFilters, int]:
@@ -55,7 +55,9 @@ def overview(request: HttpRequest) -> HttpResponse:
     if not form.is_bound:
         form = DateRangeForm(initial={"start": start, "end": end})
     data = selectors.overview(start=start, end=end)
-    return render(request, "analytics/overview.html", {"form": form, **data})
+    # Connection pages are for Admins only: other roles see the name without a link.
+    context = {"form": form, "link_connections": has_role(request.user, ADMIN), **data}
+    return render(request, "analytics/overview.html", context)
 
 
 @role_required(*READERS)

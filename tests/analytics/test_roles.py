@@ -48,3 +48,18 @@ def test_api_report_with_a_bearer_token(campaign, analyst, api_client_for):
 def test_unknown_campaign_is_404(db, analyst_client):
     assert analyst_client.get(reverse("analytics_campaign_report", args=[999])).status_code == 404
     assert analyst_client.get("/api/v1/campaigns/999/report").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("who", "linked"),
+    [("admin_client", True), ("marketer_client", False), ("analyst_client", False)],
+)
+def test_quota_table_links_connections_only_for_those_who_may_open_them(
+    campaign, who, linked, request
+):
+    client = request.getfixturevalue(who)
+    page = client.get(reverse("analytics_overview")).content.decode()
+    link = f'href="/connections/{campaign.connection_id}/"'
+    assert campaign.connection.name in page.split('id="quota-title"')[1]
+    assert (link in page) is linked
+    assert (client.get(f"/connections/{campaign.connection_id}/").status_code == 200) is linked
