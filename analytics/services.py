@@ -124,11 +124,12 @@ def insight_calls_last_hour(connection: Connection, now: dt.datetime) -> int:
 
 
 def insight_due_campaigns(connection: Connection, now: dt.datetime) -> list[Campaign]:
-    """Completed campaigns with an aggregation unit that finished within the last 14 days and
-    were not fetched within the last hour, never-fetched first, then oldest fetch first."""
+    """Finished campaigns (completed, or cancelled or expired after sending some) with an
+    aggregation unit that finished within the last 14 days and were not fetched within the last
+    hour, never-fetched first, then oldest fetch first."""
     campaigns = Campaign.objects.filter(
         connection=connection,
-        status=Campaign.Status.COMPLETED,
+        status__in=selectors.FINISHED_STATUSES,
         finished_at__gte=now - dt.timedelta(days=INSIGHT_DAYS),
         sent__gt=0,
     ).exclude(aggregation_unit="")
@@ -206,8 +207,9 @@ def line_statistics_sync(*, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     fetched = 0
     connections = Connection.objects.filter(
-        campaign__status=Campaign.Status.COMPLETED,
+        campaign__status__in=selectors.FINISHED_STATUSES,
         campaign__finished_at__gte=now - dt.timedelta(days=INSIGHT_DAYS),
+        campaign__sent__gt=0,
     ).distinct()
     for connection in connections:
         for campaign in insight_due_campaigns(connection, now):

@@ -140,3 +140,21 @@ def test_a_refused_request_is_recorded_and_shown(conn, emulator, analyst_client)
     assert insight.fetched_at is None and "401" in insight.last_error
     page = analyst_client.get(reverse("analytics_campaign_report", args=[campaign.pk]))
     assert b"Last attempt failed" in page.content
+
+
+def test_cancelled_and_expired_campaigns_that_sent_are_fetched_too(conn, emulator, analyst_client):
+    """A campaign stopped part-way still has accepted messages whose opens LINE counts."""
+    some_sent = [("sent", "", 200, "", 1, 3), ("skipped", "cancelled", None, "", 0, 2)]
+    none_sent = [("skipped", "cancelled", None, "", 0, 2)]
+    cancelled = _completed(conn, "cancelled_unit", status="cancelled", outcomes=some_sent)
+    expired = _completed(conn, "expired_unit", status="expired", outcomes=some_sent)
+    nothing = _completed(conn, "nothing_unit", status="cancelled", outcomes=none_sent)
+
+    page = analyst_client.get(reverse("analytics_campaign_report", args=[cancelled.pk]))
+    assert b"Figures arrive within the hour after the campaign finishes." in page.content
+
+    assert services.line_statistics_sync() == 2
+    fetched = set(CampaignInsight.objects.filter(fetched_at__isnull=False).values_list("campaign"))
+    assert fetched == {(cancelled.pk,), (expired.pk,)}
+    page = analyst_client.get(reverse("analytics_campaign_report", args=[nothing.pk]))
+    assert b"LINE accepted no message of this campaign" in page.content
