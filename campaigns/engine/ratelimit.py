@@ -1,19 +1,25 @@
 """Requests per second per (connection, endpoint), shared by every worker (DESIGN §4.4).
 
 Both limiters are GCRA reservations: each caller reserves its slot on a shared timeline and
-sleeps until then. In Redis the timeline is one key updated by a Lua script, and a worker
-reserves a small block of slots per round trip; without Redis it lives in this process.
+sleeps until then, a small block of slots at a time. In Redis the timeline is one key updated
+by a Lua script. Without Redis it is a small file under VAR_DIR, locked with flock while it is
+read and written, so the worker processes of one machine (prefork, `--concurrency 2`) share one
+budget instead of each spending the whole limit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
+import struct
 import threading
 import time
+from pathlib import Path
 
 from django.conf import settings
 
-# Slots a worker takes from Redis at once: about 20 ms of traffic, at least one.
+# Slots a worker reserves at once: about 20 ms of traffic, at least one.
 BLOCK_SECONDS = 0.02
 # How far ahead of the steady rate a burst may run.
 BURST_SECONDS = 0.05
@@ -36,21 +42,51 @@ return tostring(wait)
 
 
 class LocalTimeline:
-    _lock = threading.Lock()
+    """The theoretical arrival time of one (connection, endpoint), as a double in a file."""
 
-    def __init__(self, rate: float) -> None:
-        self.interval = 1.0 / rate
-        self.tat = 0.0
+    # Threads of one process share the file descriptor, and flock does not order them.
+    _lock = threading.Lock()
+    # A stored time further ahead than this is from another clock (a reboot, a clock jump).
+    MAX_AHEAD_SECONDS = 60.0
+
+    def __init__(self, path: Path, rate: float) -> None:
+        self.path, self.interval = path, 1.0 / rate
+        self._fd, self._pid = -1, 0
+
+    def _file(self) -> int:
+        # A forked child must open its own descriptor: flock locks are per open file, so a
+        # descriptor shared with the parent would not exclude the parent.
+        if self._pid != os.getpid():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd, self._pid = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+        return self._fd
 
     def reserve(self, n: int) -> float:
         with self._lock:
-            now = time.monotonic()
-            tat = max(self.tat, now)
-            self.tat = tat + n * self.interval
+            fd = self._file()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                raw = os.pread(fd, 8, 0)
+                now = time.time()
+                tat = struct.unpack("d", raw)[0] if len(raw) == 8 else 0.0
+                if tat < now or tat > now + self.MAX_AHEAD_SECONDS:
+                    tat = now
+                os.pwrite(fd, struct.pack("d", tat + n * self.interval), 0)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
             return max(0.0, tat - now - BURST_SECONDS)
 
 
 _local: dict[tuple, LocalTimeline] = {}
+
+
+def local_timeline(connection_id: int, endpoint: str, rate: float) -> LocalTimeline:
+    path = Path(settings.VAR_DIR) / "ratelimit" / f"{connection_id}-{endpoint}"
+    key = (str(path), rate)
+    timeline = _local.get(key)
+    if timeline is None:
+        timeline = _local[key] = LocalTimeline(path, rate)
+    return timeline
 
 
 class RateLimiter:
@@ -70,8 +106,7 @@ class RateLimiter:
             self._redis = redis.Redis.from_url(settings.REDIS_URL)
             self._script = self._redis.register_script(RESERVE_LUA)
         else:
-            timeline_key = (connection_id, endpoint, self.rate)
-            self._timeline = _local.setdefault(timeline_key, LocalTimeline(self.rate))
+            self._timeline = local_timeline(connection_id, endpoint, self.rate)
 
     async def acquire(self) -> None:
         if self.tokens > 0:

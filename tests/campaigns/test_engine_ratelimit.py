@@ -1,9 +1,14 @@
-"""The per-connection rate limiter (Redis when REDIS_URL is set, in-process otherwise) keeps the
-engine at the connection's limit, so LINE never has to answer 429."""
+"""The per-connection rate limiter (Redis when REDIS_URL is set, otherwise a file that the
+worker processes of one machine share) keeps the engine at the connection's limit, so LINE never
+has to answer 429."""
 
 import asyncio
+import multiprocessing
+import os
+import time
 
 import pytest
+from django.conf import settings as django_settings
 
 from campaigns.engine.ratelimit import RateLimiter
 from campaigns.models import Campaign
@@ -48,3 +53,49 @@ def test_limiters_of_one_connection_share_one_budget(db):
 
     # 80 slots at 40 a second cannot all be granted in much under two seconds.
     assert asyncio.run(run()) >= 1.5
+
+
+def _grant_times(redis_url: str, rate: float, start_at: float, until: float, out) -> None:
+    """One worker process: takes slots as fast as the limiter grants them."""
+    django_settings.REDIS_URL = redis_url
+
+    async def run() -> list[float]:
+        limiter = RateLimiter(connection_id=990002, endpoint="push", rate=rate)
+        await asyncio.sleep(max(0.0, start_at - time.time()))  # set up first, then race
+        times = []
+        while time.time() < until:
+            await limiter.acquire()
+            times.append(time.time())
+        await limiter.aclose()
+        return times
+
+    out.put(asyncio.run(run()))
+
+
+@pytest.mark.parametrize("backend", ["local", "redis"])
+def test_two_worker_processes_share_the_connection_limit(backend, settings, tmp_path):
+    """Prefork workers are separate processes: together they get the connection's rate, not
+    the rate each."""
+    redis_url = os.environ.get("REDIS_URL", "") if backend == "redis" else ""
+    if backend == "redis" and not redis_url:
+        pytest.skip("set REDIS_URL to test the Redis limiter")
+    settings.VAR_DIR = tmp_path
+    rate, window = 100, 2.0
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    start_at = time.time() + 1.5
+    workers = [
+        context.Process(
+            target=_grant_times, args=(redis_url, rate, start_at, start_at + window, out)
+        )
+        for _ in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    grants = [t for _ in workers for t in out.get(timeout=30)]
+    for worker in workers:
+        worker.join(10)
+
+    in_window = sum(start_at <= t <= start_at + window for t in grants)
+    assert in_window <= rate * window * 1.1
+    assert in_window >= rate * window * 0.8
