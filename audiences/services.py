@@ -35,7 +35,10 @@ class ContactError(ValueError):
 
 class ContactFields(pydantic.BaseModel):
     """The writable fields of one contact: the body of PUT /contacts/{line_id} and each item of
-    the bulk endpoint, so both accept and refuse exactly the same input."""
+    the bulk endpoint, so both accept and refuse exactly the same input. Unknown keys (a
+    `follow_status`, say, which only LINE's webhooks set) are refused, never silently dropped."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
 
     display_name: str | None = pydantic.Field(None, max_length=255)
     # Checked by contact_upsert, so the error names the field as `attributes`.

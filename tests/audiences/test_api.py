@@ -166,7 +166,8 @@ def test_bulk_items_are_checked_as_put_checks_its_body(writer):
     assert sorted(reasons) == [0, 1, 2, 3, 4]
     for index, field in enumerate(["opted_out", "display_name", "display_name", "external_id"]):
         assert reasons[index].startswith(f"{field}: ")
-        single = put(writer, items[index]["line_id"], {**items[index], "line_id": None})
+        body = {k: v for k, v in items[index].items() if k != "line_id"}
+        single = put(writer, items[index]["line_id"], body)
         assert single.status_code == 400 and single.json()["errors"][0]["field"] == field
     assert "255" in reasons[2] and "255" in reasons[4]
     assert Contact.objects.get(line_id=good).opted_out is True  # "true" reads as PUT reads it
@@ -233,3 +234,15 @@ def test_nul_characters_are_rejected_per_item_not_for_the_whole_batch(writer):
     ]
     assert list(Contact.objects.values_list("line_id", flat=True)) == [fine]
     assert put(writer, line_id(), {"attributes": {"k\u0000": 1}}).status_code == 400
+
+
+def test_unknown_fields_are_refused_not_dropped(writer):
+    lid = line_id()
+    response = put(writer, lid, {"display_name": "Aki", "follow_status": "following"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "follow_status"
+    assert not Contact.objects.filter(line_id=lid).exists()
+    bulk = post(writer, "/contacts/bulk", {"contacts": [{"line_id": lid, "plan": "gold"}]})
+    assert bulk.status_code == 200
+    assert bulk.json()["created"] == 0
+    assert "plan" in bulk.json()["rejected"][0]["reason"]

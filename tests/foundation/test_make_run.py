@@ -27,7 +27,7 @@ def _drain(proc: subprocess.Popen) -> tuple[threading.Thread, list[str]]:
     return reader, lines
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen, output: list[str], timeout=120) -> dict:
+def _wait_healthy(url: str, proc: subprocess.Popen, output: list[str], timeout=180) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
