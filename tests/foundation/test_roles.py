@@ -71,3 +71,12 @@ def test_navigation_marks_only_the_current_section(marketer_client):
     assert _active_nav_links(templates) == ["/campaigns/templates/"]
     segments = marketer_client.get("/audiences/segments/").content.decode()
     assert _active_nav_links(segments) == ["/audiences/contacts/"]
+
+
+CREATION_PAGES = ["/campaigns/new/", "/campaigns/templates/new/", "/audiences/segments/new/"]
+
+
+@pytest.mark.parametrize("path", CREATION_PAGES)
+def test_only_writers_open_the_pages_that_create_things(analyst_client, marketer_client, path):
+    assert analyst_client.get(path).status_code == 403
+    assert marketer_client.get(path).status_code == 200
