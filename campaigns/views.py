@@ -82,6 +82,8 @@ def _editor_action(editor: MessageEditor, action: str) -> bool:
 @role_required(*READERS)
 def template_edit(request: HttpRequest, template_id: int | None = None) -> HttpResponse:
     template = get_object_or_404(MessageTemplate, pk=template_id) if template_id else None
+    if template is None and not _can_write(request):
+        raise PermissionDenied("Your role can read templates but not create them.")
     if request.method != "POST":
         initial = {"name": template.name} if template else {}
         editor = MessageEditor(messages=template.messages if template else None)
