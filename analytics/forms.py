@@ -26,7 +26,7 @@ class DateRangeForm(BootstrapForm):
 
     def range(self) -> tuple[dt.date, dt.date]:
         """The chosen days, the last 30 by default."""
-        today = timezone.now().date()
+        today = timezone.localdate()  # the viewer's day, like the overview's other days
         data = self.cleaned_data if self.is_bound and self.is_valid() else {}
         end = data.get("end") or today
         start = data.get("start") or end - dt.timedelta(days=DEFAULT_DAYS - 1)

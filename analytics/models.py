@@ -5,7 +5,7 @@ class CampaignReport(models.Model):
     """Figures counted once over the delivery rows of a finished campaign.
 
     A finished campaign's rows no longer change, so the grouped counts (failure breakdown,
-    skip reasons, timeline, per-day totals) are computed once and read from here; the
+    skip reasons, timeline) are computed once and read from here; the
     counters they were computed against are kept so a later change is noticed and the
     snapshot is recomputed (see selectors.campaign_report).
     """
@@ -21,7 +21,6 @@ class CampaignReport(models.Model):
     skips = models.JSONField(default=list)
     bucket_seconds = models.PositiveIntegerField(default=1)
     timeline = models.JSONField(default=list)
-    daily = models.JSONField(default=dict)
 
     def __str__(self) -> str:
         return f"report of campaign {self.campaign_id}"

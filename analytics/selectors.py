@@ -1,21 +1,22 @@
 """Reads behind every analytics page, the JSON report and the CSV export.
 
 Headline figures are the campaign counters (a cache of the delivery rows that the engine keeps
-exact). Grouped figures (failure breakdown, skip reasons, timeline, per-day totals) are counted
-over the delivery rows; for a settled campaign they are counted once and kept in
-`CampaignReport`, so a report page never scans a campaign's rows again.
+exact). Grouped figures (failure breakdown, skip reasons, timeline) are counted over the
+delivery rows; for a settled campaign they are counted once and kept in `CampaignReport`, so a
+report page never scans a campaign's rows again. Per-day figures are in the viewer's time zone
+(the active one), so they are derived from the timeline when shown, not kept.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
-from django.db.models.functions import Trunc
+from django.db.models.functions import Trunc, TruncDate
 from django.utils import timezone
 
 from analytics.models import CampaignInsight, CampaignReport
@@ -89,7 +90,6 @@ class Report:
     skips: list[dict]
     bucket_seconds: int
     timeline: list[list]
-    daily: dict[str, int]
     computed_at: dt.datetime | None = None
     settled: bool = False
     retryable: int = 0
@@ -171,16 +171,12 @@ def report_count(campaign: Campaign) -> dict:
         .values_list("t", "n")
     )
     timeline = sorted([t.astimezone(UTC).isoformat(), n] for t, n in buckets)
-    daily: Counter[str] = Counter()
-    for t, n in timeline:
-        daily[t[:10]] += n
     return {
         "status_counts": status_counts,
         "failures": failures,
         "skips": skips,
         "bucket_seconds": size,
         "timeline": timeline,
-        "daily": dict(sorted(daily.items())),
     }
 
 
@@ -204,7 +200,6 @@ def _snapshot_data(snapshot: CampaignReport) -> dict:
         "skips": snapshot.skips,
         "bucket_seconds": snapshot.bucket_seconds,
         "timeline": snapshot.timeline,
-        "daily": snapshot.daily,
     }
 
 
@@ -256,6 +251,39 @@ def timeline_points(report: Report) -> dict:
         "labels": labels,
         "values": [counts.get(t, 0) for t in labels],
     }
+
+
+def accepted_per_day(report: Report, tz: dt.tzinfo) -> dict[str, int]:
+    """Messages accepted per day in `tz`, from the timeline when each of its buckets lies in one
+    day of `tz` (buckets of a second or a minute always do, hours do in whole-hour zones),
+    otherwise counted over the campaign's sent rows."""
+    daily: Counter[str] = Counter()
+    last_instant = dt.timedelta(seconds=report.bucket_seconds) - dt.timedelta(microseconds=1)
+    for t, n in report.timeline:
+        start = dt.datetime.fromisoformat(t)
+        day = start.astimezone(tz).date()
+        if (start + last_instant).astimezone(tz).date() != day:
+            return _count_per_day(report.campaign, tz)
+        daily[day.isoformat()] += n
+    return dict(daily)
+
+
+def _count_per_day(campaign: Campaign, tz: dt.tzinfo) -> dict[str, int]:
+    days = (
+        Delivery.objects.filter(
+            campaign=campaign, status=Delivery.Status.SENT, finished_at__isnull=False
+        )
+        .order_by()
+        .annotate(day=TruncDate("finished_at", tzinfo=tz))
+        .values_list("day")
+        .annotate(n=Count("id"))
+        .values_list("day", "n")
+    )
+    return {day.isoformat(): n for day, n in days}
+
+
+def local_midnight(day: dt.date, tz: dt.tzinfo) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=tz)
 
 
 def send_rate(campaign: Campaign) -> float | None:
@@ -380,9 +408,9 @@ def delivery_csv_values(*, campaign: Campaign, filters: LogFilters) -> Iterator[
 
 
 def campaigns_in_range(start: dt.date, end: dt.date) -> QuerySet[Campaign]:
-    """Campaigns launched between `start` and `end` (inclusive, UTC days)."""
-    lo = dt.datetime.combine(start, dt.time.min, tzinfo=UTC)
-    hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=UTC)
+    """Campaigns launched between `start` and `end` (inclusive, days in the active time zone)."""
+    tz = timezone.get_current_timezone()
+    lo, hi = local_midnight(start, tz), local_midnight(end + dt.timedelta(days=1), tz)
     return (
         Campaign.objects.filter(launched_at__gte=lo, launched_at__lt=hi)
         .select_related("connection")
@@ -396,6 +424,8 @@ def reports_for(campaigns: list[Campaign]) -> list[Report]:
 
 
 def overview(*, start: dt.date, end: dt.date) -> dict:
+    """Days are those of the active time zone (the viewer's, from the `tz` cookie)."""
+    tz = timezone.get_current_timezone()
     campaigns = list(campaigns_in_range(start, end))
     reports = reports_for(campaigns)
     totals = {"campaigns": len(campaigns), "attempted": 0, "sent": 0, "failed": 0, "skipped": 0}
@@ -404,7 +434,7 @@ def overview(*, start: dt.date, end: dt.date) -> dict:
     for report in reports:
         for key, value in report.figures.items():
             totals[key] += value
-        daily.update(report.daily)
+        daily.update(accepted_per_day(report, tz))
         for f in report.failures:
             entry = reasons.setdefault(
                 f["reason"],
@@ -412,13 +442,15 @@ def overview(*, start: dt.date, end: dt.date) -> dict:
             )
             entry["count"] += f["count"]
             entry["by"][report.campaign] = entry["by"].get(report.campaign, 0) + f["count"]
-    quota = quota_use(today=timezone.now().date())
+    today = timezone.localdate()
+    quota = quota_use(today=today)
     top = sorted(reasons.values(), key=lambda r: (-r["count"], r["reason"]))[:10]
     for entry in top:
         entry["by"] = sorted(entry["by"].items(), key=lambda kv: -kv[1])
     return {
         "start": start,
         "end": end,
+        "time_zone": timezone.get_current_timezone_name(),
         "totals": totals,
         "reports": reports,
         "daily": _every_day(daily),
@@ -443,24 +475,27 @@ def _every_day(daily: Counter[str]) -> dict[str, int]:
 
 
 def quota_use(*, today: dt.date) -> list[dict]:
-    """Per connection: messages LINE accepted from our campaigns this month (UTC days), and
-    LINE's own quota figures as last fetched."""
+    """Per connection: messages LINE accepted from our campaigns on each day of this month (days
+    in the active time zone), and LINE's own quota figures as last fetched."""
+    tz = timezone.get_current_timezone()
     month = today.strftime("%Y-%m")
-    month_start = dt.datetime.combine(today.replace(day=1), dt.time.min, tzinfo=UTC)
+    month_start = local_midnight(today.replace(day=1), tz)
     active = list(
         Campaign.objects.filter(launched_at__isnull=False)
         .filter(Q(finished_at__isnull=True) | Q(finished_at__gte=month_start))
         .select_related("connection")
     )
-    sent: Counter[int] = Counter()
+    per_day: defaultdict[int, Counter[str]] = defaultdict(Counter)
     for report in reports_for(active):
-        sent[report.campaign.connection_id] += sum(
-            n for day, n in report.daily.items() if day.startswith(month)
+        days = accepted_per_day(report, tz)
+        per_day[report.campaign.connection_id].update(
+            {day: n for day, n in days.items() if day.startswith(month)}
         )
     return [
         {
             "connection": connection,
-            "sent_this_month": sent.get(connection.pk, 0),
+            "sent_this_month": sum(per_day[connection.pk].values()),
+            "per_day": dict(per_day[connection.pk]),
             "quota_used": connection.quota_used,
             "quota_limit": connection.quota_limit if connection.quota_type != "none" else None,
             "checked_at": connection.quota_checked_at,

@@ -1,12 +1,17 @@
 """The overview: campaigns launched in a date range, their totals, accepted per day, top
 failure reasons and quota use per connection; every figure links to what it summarises."""
 
+import calendar
 import datetime as dt
+import zoneinfo
 
+from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from analytics import selectors
+from campaigns.models import Campaign
 from tests.analytics import factories
 from tests.analytics.pages import overview_totals
 
@@ -75,3 +80,65 @@ def test_empty_range_shows_helpful_empty_states(db, analyst_client):
     html = analyst_client.get(reverse("analytics_overview")).content.decode()
     assert "No campaign was launched in this range" in html
     assert 'class="empty-state"' in html
+
+
+JST = zoneinfo.ZoneInfo("Asia/Tokyo")
+IST = zoneinfo.ZoneInfo("Asia/Kolkata")  # UTC+5:30: its midnight falls inside a UTC hour
+
+
+def test_a_jst_user_sees_a_campaign_sent_at_00_30_jst_on_that_jst_day(db, analyst_client):
+    day = timezone.now().astimezone(JST).date() - dt.timedelta(days=1)
+    sent_at = dt.datetime.combine(day, dt.time(0, 30), tzinfo=JST)  # 15:30 UTC the day before
+    c = factories.campaign(factories.connection(), name="Early bird", started_at=sent_at)
+    one_day = {"start": day.isoformat(), "end": day.isoformat()}
+
+    analyst_client.cookies["tz"] = "Asia/Tokyo"
+    response = analyst_client.get(reverse("analytics_overview"), one_day)
+    html = response.content.decode()
+    assert f'data-campaign="{c.pk}"' in html
+    assert "(days in the time zone Asia/Tokyo)" in html
+    assert response.context["daily"] == {day.isoformat(): c.sent}
+    assert overview_totals(html)["sent"] == c.sent
+    default = analyst_client.get(reverse("analytics_overview"))
+    assert default.context["end"] == timezone.now().astimezone(JST).date()
+
+    analyst_client.cookies["tz"] = "UTC"
+    html = analyst_client.get(reverse("analytics_overview"), one_day).content.decode()
+    assert f'data-campaign="{c.pk}"' not in html
+
+
+def test_this_months_quota_use_counts_the_viewers_days(db):
+    """Sent at 00:30 JST on the 1st: this month for a JST viewer, last month in UTC."""
+    first = timezone.now().astimezone(JST).date().replace(day=1) - dt.timedelta(days=1)
+    first = first.replace(day=1)  # the 1st of last month, in the past wherever the test runs
+    sent_at = dt.datetime.combine(first, dt.time(0, 30), tzinfo=JST)
+    factories.campaign(factories.connection("Main"), started_at=sent_at)
+    last_day = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+
+    with timezone.override(JST):
+        assert selectors.quota_use(today=last_day)[0]["sent_this_month"] == 12
+    with timezone.override(dt.UTC):
+        assert selectors.quota_use(today=last_day)[0]["sent_this_month"] == 0
+
+
+def test_per_day_counts_are_exact_in_zones_whose_midnight_splits_an_hour(db):
+    """A campaign sending for days is kept per hour; an hour that holds a local midnight is
+    counted over the rows, the others come from the kept timeline without a query."""
+    day = timezone.now().date() - dt.timedelta(days=2)
+    at = dt.datetime.combine(day, dt.time(18, 0), tzinfo=dt.UTC)
+    c = factories.campaign(
+        factories.connection(),
+        outcomes=[("sent", "", 200, "", 1, 3)],
+        started_at=at,
+        seconds_between=20 * 60,  # 18:20, 18:40, 19:00 UTC = 23:50, 00:10, 00:30 in India
+    )
+    Campaign.objects.filter(pk=c.pk).update(started_at=at - dt.timedelta(days=3))
+    report = selectors.campaign_report(campaign=Campaign.objects.get(pk=c.pk))
+    assert report.bucket_seconds == 3600 and report.settled
+
+    next_day = (day + dt.timedelta(days=1)).isoformat()
+    with CaptureQueriesContext(db_connection) as queries:
+        assert selectors.accepted_per_day(report, JST) == {next_day: 3}
+        assert selectors.accepted_per_day(report, dt.UTC) == {day.isoformat(): 3}
+    assert not queries
+    assert selectors.accepted_per_day(report, IST) == {day.isoformat(): 1, next_day: 2}
