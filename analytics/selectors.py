@@ -9,6 +9,7 @@ report page never scans a campaign's rows again. Per-day figures are in the view
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -456,12 +457,7 @@ def overview(*, start: dt.date, end: dt.date) -> dict:
         "daily": _every_day(daily),
         "top_reasons": top,
         "quota": quota,
-        "quota_chart": {
-            "labels": [q["connection"].name for q in quota],
-            "sent": [q["sent_this_month"] for q in quota],
-            "used": [q["quota_used"] for q in quota],
-            "limit": [q["quota_limit"] for q in quota],
-        },
+        "quota_chart": quota_chart(quota, today=today),
     }
 
 
@@ -502,6 +498,24 @@ def quota_use(*, today: dt.date) -> list[dict]:
         }
         for connection in Connection.objects.order_by("name")
     ]
+
+
+def quota_chart(quota: list[dict], *, today: dt.date) -> dict:
+    """Chart data: every day of the month; per connection, the messages accepted up to each day
+    (cumulative, none after today) and its monthly limit when known."""
+    first = today.replace(day=1)
+    length = calendar.monthrange(first.year, first.month)[1]
+    days = [first + dt.timedelta(days=i) for i in range(length)]
+    connections = []
+    for q in quota:
+        total, cumulative = 0, []
+        for day in days:
+            total += q["per_day"].get(day.isoformat(), 0)
+            cumulative.append(total if day <= today else None)
+        connections.append(
+            {"name": q["connection"].name, "cumulative": cumulative, "limit": q["quota_limit"]}
+        )
+    return {"labels": [d.isoformat() for d in days], "connections": connections}
 
 
 def open_retry(campaign: Campaign) -> Campaign | None:

@@ -40,17 +40,32 @@
       };
     },
     quota: function (data) {
+      // Per connection: accepted this month, added up day by day, and its limit dashed.
+      var colours = ["#198754", "#0d6efd", "#fd7e14", "#6f42c1", "#d63384", "#20c997", "#6c757d"];
+      var datasets = [];
+      data.connections.forEach(function (c, i) {
+        var colour = colours[i % colours.length];
+        datasets.push({
+          label: c.name, data: c.cumulative, borderColor: colour, backgroundColor: colour,
+          pointRadius: 2, spanGaps: false
+        });
+        if (c.limit !== null) {
+          datasets.push({
+            label: c.name + " \u00b7 monthly limit", data: data.labels.map(function () { return c.limit; }),
+            borderColor: colour, backgroundColor: "transparent", borderDash: [6, 4], borderWidth: 1.5,
+            pointRadius: 0
+          });
+        }
+      });
       return {
-        type: "bar",
-        data: {
-          labels: data.labels,
-          datasets: [
-            { label: "Accepted from our campaigns this month", data: data.sent, backgroundColor: "#198754" },
-            { label: "LINE's count of messages used", data: data.used, backgroundColor: "#0d6efd" },
-            { label: "Monthly limit", data: data.limit, backgroundColor: "#adb5bd" }
-          ]
-        },
-        options: { indexAxis: "y", scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } }
+        type: "line",
+        data: { labels: data.labels.map(function (d) { return d.slice(8); }), datasets: datasets },
+        options: {
+          scales: {
+            x: { title: { display: true, text: "Day of " + (data.labels[0] || "").slice(0, 7) } },
+            y: { beginAtZero: true, ticks: { precision: 0 } }
+          }
+        }
       };
     }
   };

@@ -142,3 +142,47 @@ def test_per_day_counts_are_exact_in_zones_whose_midnight_splits_an_hour(db):
         assert selectors.accepted_per_day(report, dt.UTC) == {day.isoformat(): 3}
     assert not queries
     assert selectors.accepted_per_day(report, IST) == {day.isoformat(): 1, next_day: 2}
+
+
+def _last_month() -> dt.date:
+    return timezone.localdate().replace(day=1) - dt.timedelta(days=1)
+
+
+def test_quota_chart_adds_up_each_connections_days_with_its_limit(db):
+    month_end = _last_month()
+    main = factories.connection("Main")
+    other = factories.connection("Other", quota_limit=500, quota_used=42, quota_type="limited")
+
+    def sent_on(conn, day: int, count: int) -> None:
+        at = dt.datetime.combine(month_end.replace(day=day), dt.time(9), tzinfo=dt.UTC)
+        factories.campaign(conn, outcomes=[("sent", "", 200, "", 1, count)], started_at=at)
+
+    sent_on(main, 3, 5)
+    sent_on(main, 10, 12)
+    sent_on(other, 10, 4)
+
+    quota = selectors.quota_use(today=month_end)
+    chart = selectors.quota_chart(quota, today=month_end)
+
+    assert chart["labels"][0] == month_end.replace(day=1).isoformat()
+    assert chart["labels"][-1] == month_end.isoformat()
+    lines = {c["name"]: c for c in chart["connections"]}
+    assert lines["Main"]["cumulative"][:11] == [0, 0, 5, 5, 5, 5, 5, 5, 5, 17, 17]
+    assert lines["Other"]["cumulative"][8:11] == [0, 4, 4]
+    by_name = {q["connection"].name: q for q in quota}
+    for name in ("Main", "Other"):
+        assert lines[name]["cumulative"][-1] == by_name[name]["sent_this_month"]
+    assert (lines["Main"]["limit"], lines["Other"]["limit"]) == (None, 500)
+
+    mid_month = selectors.quota_chart(quota, today=month_end.replace(day=15))
+    main_line = mid_month["connections"][0]["cumulative"]
+    assert main_line[14] == 17 and set(main_line[15:]) == {None}
+
+
+def test_overview_draws_the_quota_chart_as_lines_per_connection(db, analyst_client):
+    factories.campaign(factories.connection("Main"), started_at=timezone.now())
+    response = analyst_client.get(reverse("analytics_overview"))
+    chart = response.context["quota_chart"]
+    assert [c["name"] for c in chart["connections"]] == ["Main"]
+    assert chart["connections"][0]["cumulative"][timezone.localdate().day - 1] == 12
+    assert 'data-chart="quota"' in response.content.decode()
