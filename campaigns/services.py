@@ -12,7 +12,7 @@ from django.utils import timezone
 from audiences.models import Contact, Segment
 from campaigns.engine import lifecycle
 from campaigns.engine.snapshot import campaign_recount, frequency_cap
-from campaigns.models import Campaign, Delivery, DeliveryBatch, FrequencyCap, MessageTemplate
+from campaigns.models import Campaign, DeliveryBatch, FrequencyCap, MessageTemplate
 from campaigns.personalization import (
     PersonalizationError,
     TemplateSyntaxProblem,
@@ -292,7 +292,8 @@ def campaign_resume(*, campaign: Campaign, user) -> Campaign:
 
 
 def campaign_cancel(*, campaign: Campaign, user) -> Campaign:
-    """What is not sent yet is skipped as `cancelled`; requests in flight finish."""
+    """What was never attempted is skipped as `cancelled` (`lifecycle.rows_stop`); requests in
+    flight finish."""
     now = timezone.now()
     with transaction.atomic():
         cancelled = Campaign.objects.filter(pk=campaign.pk, status__in=CANCELLABLE).update(
@@ -300,10 +301,8 @@ def campaign_cancel(*, campaign: Campaign, user) -> Campaign:
         )
         if not cancelled:
             raise CampaignError("Only scheduled, sending or paused campaigns can be cancelled.")
-        skipped = lifecycle.rows_not_in_flight(campaign).update(
-            status=Delivery.Status.SKIPPED, reason="cancelled", finished_at=now
-        )
-        lifecycle.counters_add(campaign.pk, {"skipped": skipped})
+        stopped = lifecycle.rows_stop(lifecycle.rows_not_in_flight(campaign), "cancelled", now)
+        lifecycle.counters_add(campaign.pk, stopped)
         DeliveryBatch.objects.filter(campaign=campaign, status=DeliveryBatch.Status.PENDING).update(
             status=DeliveryBatch.Status.DONE, finished_at=now
         )

@@ -63,9 +63,12 @@ class Item:
     messages: list[dict] | None
     retry_key: str
     prior_attempts: int = 0
+    # When LINE may first have accepted this key before this run (None: it cannot have).
     prior_first_at: datetime.datetime | None = None
     tried: int = 0
     first_at: datetime.datetime | None = None
+    # Whether this run's last attempt went unanswered (timeout, connection error, 5xx).
+    uncertain: bool = False
     outcome: str = ""
     reason: str = ""
     http_status: int | None = None
@@ -81,12 +84,26 @@ class Item:
 
     def error(self, exc: LineApiError) -> None:
         self.reason, self.http_status = reason_for(exc), exc.status
+        self.uncertain = self.reason in UNCERTAIN
         self.request_id = exc.request_id or ""
         self.error_message, self.error_details = exc.message[:2000], exc.details[:50]
 
     def failed(self, reason: str, message: str, details: list | None = None) -> None:
         self.outcome, self.reason, self.error_message = FAILED, reason, message
         self.error_details = details or []
+
+    def maybe_accepted(self) -> bool:
+        return self.uncertain if self.tried else self.prior_first_at is not None
+
+    def accepted_since(self) -> datetime.datetime | None:
+        """What `first_attempt_at` keeps: when LINE may first have accepted the key. A definite
+        refusal clears it, so a row refused (monthly limit, 401) and resumed days later is
+        sent, while one whose attempt went unanswered is not resent blind after 24 hours."""
+        if not self.tried:
+            return self.prior_first_at
+        if self.outcome == PENDING and not self.uncertain:
+            return None
+        return self.prior_first_at or self.first_at
 
 
 # One event loop per worker process, kept between batches with its LINE clients, so that
@@ -249,15 +266,16 @@ class BatchRun:
             self.stop("paused")
 
     def _final_state(self, item: Item) -> None:
-        """Where a request the stop cut short leaves its rows."""
+        """Where a request the stop cut short leaves its rows; `lifecycle.rows_stop` applies
+        the same rule to rows no worker holds."""
         if self.stop_reason == "paused" or not self.stop_reason:
             item.outcome = PENDING
-        elif item.reason in UNCERTAIN:
-            item.failed("unknown_outcome", "Stopped after an unanswered attempt: " + item.reason)
-        elif self.stop_reason == "cancelled":
-            item.outcome, item.reason = SKIPPED, "cancelled"
+        elif item.maybe_accepted():
+            item.failed("unknown_outcome", lifecycle.UNKNOWN_MESSAGE)
+        elif item.prior_attempts + item.tried:
+            item.outcome = FAILED  # refused by LINE: its last answer is its outcome
         else:
-            item.failed("expired", "The campaign's send-by deadline passed before this was sent.")
+            item.outcome, item.reason = SKIPPED, self.stop_reason  # cancelled or expired
 
     def _flush(self, items: list[Item]) -> None:
         for item in items:
@@ -311,9 +329,7 @@ _PG_UPDATE = f"""
 
 def _row_values(item: Item, delivery_id: int, now: datetime.datetime, pg: bool) -> tuple:
     attempts = item.prior_attempts + item.tried
-    first_at = item.prior_first_at or item.first_at
-    if item.outcome == PENDING and attempts == 0:
-        first_at = None  # never sent: a later resume may send it whatever the delay
+    first_at = item.accepted_since()
     finished = now if item.outcome != PENDING else None
     if pg:
         stamp = datetime.datetime.isoformat
@@ -371,8 +387,8 @@ def write_rows(items: list[Item], now: datetime.datetime) -> dict[str, int]:
 def write_multicast(item: Item, batch: DeliveryBatch, now: datetime.datetime) -> dict[str, int]:
     """Every open row of the batch shares the one request's outcome: one UPDATE."""
     attempts = item.prior_attempts + item.tried
-    if item.outcome == PENDING and attempts == 0:
-        DeliveryBatch.objects.filter(pk=batch.pk).update(first_attempt_at=None)
+    first_at = item.accepted_since()
+    DeliveryBatch.objects.filter(pk=batch.pk).update(first_attempt_at=first_at)
     n = Delivery.objects.filter(
         campaign_id=batch.campaign_id, batch=batch.number, status__in=OPEN
     ).update(
@@ -384,7 +400,7 @@ def write_multicast(item: Item, batch: DeliveryBatch, now: datetime.datetime) ->
         error_message=item.error_message,
         error_details=item.error_details,
         attempts=attempts,
-        first_attempt_at=batch.first_attempt_at if attempts else None,
+        first_attempt_at=first_at,
         finished_at=now if item.outcome != PENDING else None,
     )
     return {item.outcome: n}
@@ -422,8 +438,18 @@ def _load_items(campaign: Campaign, batch: DeliveryBatch) -> list[Item]:
     rows = Delivery.objects.filter(campaign=campaign, batch=batch.number).order_by("id")
     ttl = datetime.timedelta(seconds=option("CAMPAIGN_RETRY_KEY_TTL_SECONDS"))
     stale_before = timezone.now() - ttl
+
+    # `batch_claim` stamps rows that had no time with the claim's own time (a crash from here
+    # on may leave them sent); that stamp is not a time LINE may have accepted them before.
+    def before_claim(first_at: datetime.datetime | None) -> datetime.datetime | None:
+        return None if first_at == batch.claimed_at else first_at
+
     if batch.mode == DeliveryBatch.Mode.MULTICAST:
-        data = list(rows.filter(status__in=OPEN).values_list("id", "line_id", "attempts"))
+        data = list(
+            rows.filter(status__in=OPEN).values_list(
+                "id", "line_id", "attempts", "reason", "http_status", "error_message"
+            )
+        )
         if not data:
             return []
         item = Item(
@@ -432,9 +458,10 @@ def _load_items(campaign: Campaign, batch: DeliveryBatch) -> list[Item]:
             messages=campaign.messages,
             retry_key=str(batch.retry_key),
             prior_attempts=max(r[2] for r in data),
-            # Set when the batch was first claimed; cleared again if it stopped before sending.
-            prior_first_at=batch.first_attempt_at,
+            prior_first_at=before_claim(batch.first_attempt_at),
         )
+        # Its last answer, which a stop keeps (an untried request is written back as it was).
+        item.reason, item.http_status, item.error_message = data[0][3:6]
         if item.prior_first_at and item.prior_first_at < stale_before:
             item.failed("unknown_outcome", _STALE_MESSAGE)
         return [item]
@@ -445,12 +472,19 @@ def _load_items(campaign: Campaign, batch: DeliveryBatch) -> list[Item]:
         "retry_key",
         "attempts",
         "first_attempt_at",
+        "reason",
+        "http_status",
+        "error_message",
         "contact__display_name",
         "contact__attributes",
     )
     items = []
-    for pk, line_id, key, attempts, first_at, name, attributes in data.iterator(chunk_size=500):
-        item = Item([pk], line_id, None, str(key), attempts, first_at)
+    for pk, line_id, key, attempts, first_at, *last, name, attributes in data.iterator(
+        chunk_size=500
+    ):
+        item = Item([pk], line_id, None, str(key), attempts, before_claim(first_at))
+        item.reason, item.http_status, item.error_message = last
+        first_at = item.prior_first_at
         if first_at and first_at < stale_before:
             item.failed("unknown_outcome", _STALE_MESSAGE)
         else:

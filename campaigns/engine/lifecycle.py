@@ -7,7 +7,7 @@ import datetime
 import logging
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from audiences.rules import RuleError
@@ -21,7 +21,6 @@ log = logging.getLogger(__name__)
 
 OPEN = (Delivery.Status.PENDING, Delivery.Status.SENDING)
 LIVE = (Campaign.Status.SENDING, Campaign.Status.PAUSED)
-EXPIRED_MESSAGE = "The campaign's send-by deadline passed before this was sent."
 UNKNOWN_MESSAGE = (
     "A worker stopped while this was in flight and the campaign no longer sends: it may or may "
     "not have been delivered."
@@ -103,7 +102,7 @@ def campaign_halt(campaign: Campaign, message: str) -> bool:
 
 
 def campaign_expire(campaign: Campaign) -> bool:
-    """Past the send-by deadline: what was not sent fails as `expired`."""
+    """Past the send-by deadline: what was never attempted is skipped as `expired`."""
     now = timezone.now()
     with transaction.atomic():
         changed = Campaign.objects.filter(
@@ -112,13 +111,7 @@ def campaign_expire(campaign: Campaign) -> bool:
         ).update(status=Campaign.Status.EXPIRED, finished_at=now)
         if not changed:
             return False
-        failed = rows_not_in_flight(campaign).update(
-            status=Delivery.Status.FAILED,
-            reason="expired",
-            error_message=EXPIRED_MESSAGE,
-            finished_at=now,
-        )
-        counters_add(campaign.pk, {"failed": failed})
+        counters_add(campaign.pk, rows_stop(rows_not_in_flight(campaign), "expired", now))
         audit_record(actor=None, action="campaign.expire", target=campaign)
     return True
 
@@ -176,26 +169,31 @@ def batch_settle_stopped(campaign: Campaign, number: int) -> None:
             error_message=UNKNOWN_MESSAGE,
             finished_at=now,
         )
-        left = rows.filter(status=Delivery.Status.PENDING)
-        if campaign.status == Campaign.Status.CANCELLED:
-            skipped = left.update(
-                status=Delivery.Status.SKIPPED, reason="cancelled", finished_at=now
-            )
-        else:
-            skipped = 0
-            failed += left.update(
-                status=Delivery.Status.FAILED,
-                reason="expired",
-                error_message=EXPIRED_MESSAGE,
-                finished_at=now,
-            )
-        counters_add(campaign.pk, {"failed": failed, "skipped": skipped})
+        stopped = "cancelled" if campaign.status == Campaign.Status.CANCELLED else "expired"
+        counts = rows_stop(rows.filter(status=Delivery.Status.PENDING), stopped, now)
+        counters_add(campaign.pk, {**counts, "failed": counts["failed"] + failed})
         DeliveryBatch.objects.filter(pk=batch.pk).update(
             status=DeliveryBatch.Status.DONE, finished_at=now
         )
 
 
-def rows_not_in_flight(campaign: Campaign):
+def rows_stop(rows: QuerySet[Delivery], reason: str, now: datetime.datetime) -> dict[str, int]:
+    """Pending rows of a campaign that sends no more (cancelled or expired), by the rule
+    `BatchRun._final_state` applies to the rows a worker holds: a row LINE may have accepted
+    (`first_attempt_at` is kept only then) fails as outcome unknown; a row LINE refused keeps
+    that answer as its failure; a row never attempted is skipped with `reason`."""
+    failed = rows.filter(first_attempt_at__isnull=False).update(
+        status=Delivery.Status.FAILED,
+        reason="unknown_outcome",
+        error_message=UNKNOWN_MESSAGE,
+        finished_at=now,
+    )
+    failed += rows.filter(attempts__gt=0).update(status=Delivery.Status.FAILED, finished_at=now)
+    skipped = rows.update(status=Delivery.Status.SKIPPED, reason=reason, finished_at=now)
+    return {"failed": failed, "skipped": skipped}
+
+
+def rows_not_in_flight(campaign: Campaign) -> QuerySet[Delivery]:
     """Pending rows no worker holds: a running batch settles its own rows when it stops."""
     in_flight = DeliveryBatch.objects.filter(
         campaign=campaign, status=DeliveryBatch.Status.SENDING

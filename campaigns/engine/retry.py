@@ -33,8 +33,9 @@ REASONS: list[tuple[type[LineApiError], str]] = [
 ]
 # Answers that stop the whole campaign (it is paused with the reason shown), not one recipient.
 HALTING = (LineMonthlyLimitError, LineAuthError)
-# Errors after which LINE may have accepted the request without us hearing about it.
-UNCERTAIN = ("timeout", "connection_error")
+# Answers after which LINE may have accepted the request without us hearing about it. Any
+# other answer is definite: had LINE accepted the key before, it would have answered 409.
+UNCERTAIN = ("timeout", "connection_error", "server_error")
 
 
 def reason_for(exc: LineApiError) -> str:

@@ -1,9 +1,12 @@
 """Pause, resume and cancel between requests; LINE's monthly limit and a 401 pause by themselves."""
 
+import datetime
+
 import pytest
+from django.db.models import F
 
 from campaigns.engine.batches import BatchRun
-from campaigns.models import Campaign, Delivery
+from campaigns.models import Campaign, Delivery, DeliveryBatch
 from campaigns.services import (
     LaunchBlocked,
     campaign_cancel,
@@ -120,6 +123,36 @@ def test_monthly_limit_pauses_with_the_reason_and_resumes_after_the_quota_is_rai
     campaign = drain(campaign_resume(campaign=campaign, user=marketer))
     assert campaign.status == Campaign.Status.COMPLETED
     assert ledger(emulator) == {line_id(i): 1 for i in range(25)}
+    assert counters(campaign) == row_counts(campaign)
+
+
+@pytest.mark.parametrize(
+    "messages", [GREETING, [{"type": "text", "text": "Hi"}]], ids=["push", "multicast"]
+)
+def test_rows_refused_by_the_monthly_limit_are_sent_when_resumed_after_more_than_24_hours(
+    emulator, connection, marketer, messages
+):
+    """LINE refused them: nothing was accepted under their keys, so the 24-hour rule for
+    unanswered requests does not apply."""
+    make_contacts(25)
+    campaign = launch(marketer, connection, messages=messages)
+    emulator.configure(monthly_quota=10 if messages is GREETING else 0)
+    campaign = drain(campaign)
+    assert campaign.status == Campaign.Status.PAUSED
+
+    aged = F("first_attempt_at") - datetime.timedelta(hours=25)
+    Delivery.objects.filter(campaign=campaign, first_attempt_at__isnull=False).update(
+        first_attempt_at=aged
+    )
+    DeliveryBatch.objects.filter(campaign=campaign, first_attempt_at__isnull=False).update(
+        first_attempt_at=aged
+    )
+    emulator.configure(monthly_quota=1000)
+    campaign = drain(campaign_resume(campaign=campaign, user=marketer))
+
+    assert campaign.status == Campaign.Status.COMPLETED
+    assert ledger(emulator) == {line_id(i): 1 for i in range(25)}
+    assert campaign.sent == 25 and campaign.failed == 0
     assert counters(campaign) == row_counts(campaign)
 
 

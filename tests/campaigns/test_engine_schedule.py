@@ -65,7 +65,9 @@ def test_a_scheduled_campaign_past_its_send_by_deadline_expires_unsent(
     assert ledger(emulator) == {}
 
 
-def test_rows_not_sent_by_the_deadline_fail_as_expired(emulator, connection, marketer):
+def test_rows_never_attempted_by_the_deadline_are_skipped_as_expired(
+    emulator, connection, marketer
+):
     make_contacts(6)
     campaign = launch(
         marketer, connection, messages=HELLO, send_by=timezone.now() + datetime.timedelta(hours=1)
@@ -76,9 +78,39 @@ def test_rows_not_sent_by_the_deadline_fail_as_expired(emulator, connection, mar
     campaign = drain(campaign)
 
     assert campaign.status == Campaign.Status.EXPIRED
-    assert set(Delivery.objects.filter(campaign=campaign).values_list("reason", flat=True)) == {
-        "expired"
-    }
+    rows = Delivery.objects.filter(campaign=campaign)
+    assert set(rows.values_list("status", "reason")) == {("skipped", "expired")}
     assert ledger(emulator) == {}
     assert counters(campaign) == row_counts(campaign)
-    assert campaign.attempted == campaign.failed == 6
+    assert campaign.skipped == 6 and campaign.attempted == campaign.failed == 0
+
+
+def test_on_expiry_refused_rows_keep_their_failure_and_unattempted_rows_are_skipped(
+    emulator, connection, marketer, settings
+):
+    settings.CAMPAIGN_BATCH_SIZE = 10
+    make_contacts(25)
+    campaign = launch(
+        marketer, connection, messages=HELLO, send_by=timezone.now() + datetime.timedelta(hours=1)
+    )
+    emulator.configure(monthly_quota=10)
+    campaign = drain(campaign)
+    assert campaign.status == Campaign.Status.PAUSED
+
+    Campaign.objects.filter(pk=campaign.pk).update(
+        send_by=timezone.now() - datetime.timedelta(seconds=1)
+    )
+    assert campaigns_start_due()["expired"] == 1
+    campaign.refresh_from_db()
+    rows = Delivery.objects.filter(campaign=campaign)
+    assert campaign.status == Campaign.Status.EXPIRED
+    assert rows.filter(status="sent").count() == sum(ledger(emulator).values()) == 10
+    refused = rows.filter(status="failed")
+    assert refused.exists()
+    assert set(refused.values_list("reason", "http_status")) == {("monthly_limit", 429)}
+    assert not refused.filter(attempts=0).exists()
+    skipped = rows.filter(status="skipped")
+    assert skipped.count() >= 5
+    assert set(skipped.values_list("reason", "attempts")) == {("expired", 0)}
+    assert counters(campaign) == row_counts(campaign)
+    assert campaign.attempted == campaign.sent + campaign.failed
