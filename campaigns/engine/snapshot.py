@@ -17,6 +17,7 @@ from django.db.models import (
     CharField,
     Count,
     F,
+    Func,
     IntegerField,
     OuterRef,
     Q,
@@ -25,7 +26,9 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.fields.json import KeyTextTransform, compile_json_path
 from django.db.models.functions import Coalesce
+from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from audiences.models import Contact
@@ -259,7 +262,28 @@ def skipped_counts(qs: QuerySet) -> dict[str, int]:
     )
 
 
+class AttributeJsonType(Func):
+    """The JSON type of one attribute: "null" for JSON null only (Django's `attributes__k=None`
+    also matches the string "null" on SQLite), NULL when the key is absent."""
+
+    output_field = CharField()
+
+    def __init__(self, key: str) -> None:
+        super().__init__(F("attributes"))
+        self.key = key
+
+    def as_sqlite(self, compiler, connection, **extra) -> tuple[str, list]:
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"JSON_TYPE({sql}, %s)", [*params, compile_json_path([self.key])]
+
+    def as_postgresql(self, compiler, connection, **extra) -> tuple[str, list]:
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"jsonb_typeof({sql} -> %s)", [*params, self.key]
+
+
 def missing_attribute_q(variables: set[str]) -> Q:
+    """Contacts without a value for one of `variables`, exactly as `context_from` sees them:
+    an attribute that is absent, JSON null or "" has no value."""
     q = Q(pk__in=[])
     for name in sorted(variables):
         if name == "line_id":
@@ -267,5 +291,8 @@ def missing_attribute_q(variables: set[str]) -> Q:
         if name == "display_name":
             q |= Q(display_name="")
         else:
+            # Expressions rather than `attributes__<name>`, so that any key name works.
             q |= ~Q(attributes__has_key=name)
+            q |= Q(Exact(AttributeJsonType(name), "null"))
+            q |= Q(Exact(KeyTextTransform(name, "attributes"), ""))
     return q

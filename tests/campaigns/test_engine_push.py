@@ -3,6 +3,8 @@
 import pytest
 
 from campaigns.models import Campaign, Delivery
+from campaigns.selectors import campaign_review
+from campaigns.services import campaign_create, campaign_launch
 from tests.campaigns.engine_support import (
     counters,
     drain,
@@ -63,6 +65,29 @@ def test_a_missing_attribute_without_default_fails_only_that_recipient_with_the_
     assert ledger(emulator) == {line_id(i): 1 for i in range(3)}
     assert campaign.status == Campaign.Status.COMPLETED
     assert (campaign.sent, campaign.failed, campaign.attempted) == (3, 1, 4)
+
+
+def test_the_review_counts_empty_and_null_attributes_as_missing_as_the_send_does(
+    emulator, connection, marketer
+):
+    values = ["Aiko", "", None]
+    make_contacts(3, attributes=lambda i: {"first_name": values[i]})
+    make_contacts(1, start=3, attributes=lambda i: {})
+    messages = [{"type": "text", "text": "Hi {{ first_name }}"}]
+    campaign = campaign_create(
+        user=marketer,
+        name="Strict",
+        connection=connection,
+        audience_type=Campaign.Audience.ALL_FOLLOWING,
+        messages=messages,
+    )
+    review = campaign_review(campaign=campaign)
+    assert review["expected_recipients"] == 1
+    assert review["skipped"]["missing_attribute"] == 3
+
+    campaign = drain(campaign_launch(campaign=campaign, user=marketer))
+    assert (campaign.sent, campaign.failed) == (1, 3)
+    assert ledger(emulator) == {line_id(0): 1}
 
 
 def test_line_400s_fail_only_those_recipients_with_lines_error(emulator, connection, marketer):
