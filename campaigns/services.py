@@ -288,6 +288,8 @@ def campaign_resume(*, campaign: Campaign, user) -> Campaign:
             _enqueue_start(campaign)
         else:
             lifecycle.batches_enqueue_pending(campaign)
+            # Paused after its last row was written: nothing is queued that would complete it.
+            transaction.on_commit(lambda: lifecycle.campaign_check_complete(campaign))
     return campaign
 
 

@@ -5,6 +5,7 @@ import datetime
 import pytest
 from django.db.models import F
 
+from campaigns.engine import lifecycle
 from campaigns.engine.batches import BatchRun
 from campaigns.models import Campaign, Delivery, DeliveryBatch
 from campaigns.services import (
@@ -84,6 +85,24 @@ def test_a_paused_campaign_sends_nothing_more_and_resumes_where_it_stopped(
     assert counters(campaign) == row_counts(campaign)
     actions = set(AuditEntry.objects.values_list("action", flat=True))
     assert {"campaign.launch", "campaign.pause", "campaign.resume"} <= actions
+
+
+def test_resuming_a_paused_campaign_with_nothing_left_completes_it_at_once(
+    emulator, connection, marketer, monkeypatch, django_capture_on_commit_callbacks
+):
+    make_contacts(5)
+    campaign = launch(marketer, connection, messages=GREETING)
+    monkeypatch.setattr(lifecycle, "campaign_check_complete", lambda campaign: False)
+    campaign = drain(campaign)
+    assert (campaign.status, campaign.sent) == (Campaign.Status.SENDING, 5)
+    campaign = campaign_pause(campaign=campaign, user=marketer)
+    monkeypatch.undo()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign = campaign_resume(campaign=campaign, user=marketer)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.COMPLETED
+    assert counters(campaign) == row_counts(campaign)
 
 
 def test_cancel_mid_send_skips_the_rest_as_cancelled(
