@@ -249,9 +249,10 @@ def connection_refresh_quota(*, connection: Connection) -> Connection:
     except LineApiError as exc:
         logger.warning("quota refresh failed for connection %s: %s", connection.pk, exc)
         if isinstance(exc, LineAuthError):
-            connection.status = Connection.Status.INVALID
-            connection.last_error = line_error_message(exc, base_url=connection.api_base_url)
-            connection.save(update_fields=["status", "last_error", "updated_at"])
+            connection_mark_invalid(
+                connection=connection,
+                message=line_error_message(exc, base_url=connection.api_base_url),
+            )
         return connection
     connection.quota_type = quota.type
     connection.quota_limit = quota.value if quota.type == "limited" else None
@@ -260,6 +261,14 @@ def connection_refresh_quota(*, connection: Connection) -> Connection:
     connection.save(
         update_fields=["quota_type", "quota_limit", "quota_used", "quota_checked_at", "updated_at"]
     )
+    return connection
+
+
+def connection_mark_invalid(*, connection: Connection, message: str) -> Connection:
+    """LINE refused the token (401) outside "Check again": the connection shows why, and
+    launches refuse it until a check succeeds."""
+    connection.status, connection.last_error = Connection.Status.INVALID, message
+    connection.save(update_fields=["status", "last_error", "updated_at"])
     return connection
 
 

@@ -42,7 +42,8 @@ from campaigns.personalization import (
 )
 from connections.line import line_client_for
 from connections.models import Connection
-from lineapi import LineApiError, LineClient, LineDuplicateRetryKeyError
+from connections.services import connection_mark_invalid, line_error_message
+from lineapi import LineApiError, LineAuthError, LineClient, LineDuplicateRetryKeyError
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +167,7 @@ class BatchRun:
         self.campaign, self.batch, self.items = campaign, batch, items
         self.stop_reason = ""
         self.halt: LineApiError | None = None
+        self.halt_recorded = False
         self.units = [campaign.aggregation_unit] if campaign.aggregation_unit else None
         self.max_attempts = int(option("CAMPAIGN_MAX_ATTEMPTS"))
 
@@ -254,9 +256,20 @@ class BatchRun:
             if pending:
                 loop.run_until_complete(_settle(pending))
 
+    def record_halt(self) -> None:
+        """Pauses the campaign with LINE's reason; a 401 also marks the connection invalid,
+        so the connections page shows it and launches refuse it until "Check again"."""
+        if self.halt is None or self.halt_recorded:
+            return
+        self.halt_recorded = True
+        lifecycle.campaign_halt(self.campaign, halt_message(self.halt))
+        if isinstance(self.halt, LineAuthError):
+            conn = self.campaign.connection
+            message = line_error_message(self.halt, base_url=conn.api_base_url)
+            connection_mark_invalid(connection=conn, message=message)
+
     def _control(self) -> None:
-        if self.halt is not None:
-            lifecycle.campaign_halt(self.campaign, halt_message(self.halt))
+        self.record_halt()
         status, send_by = Campaign.objects.values_list("status", "send_by").get(pk=self.campaign.pk)
         if status == Campaign.Status.CANCELLED:
             self.stop("cancelled")
@@ -534,8 +547,7 @@ def batch_send(*, campaign_id: int, number: int) -> None:
         run.run()
     except LeaseLost:
         return
-    if run.halt is not None:
-        lifecycle.campaign_halt(campaign, halt_message(run.halt))
+    run.record_halt()
     if _batch_finish(campaign, batch):
         # Paused and resumed while this batch was stopping: the resume did not see it.
         with transaction.atomic():

@@ -16,6 +16,8 @@ from campaigns.services import (
     campaign_pause,
     campaign_resume,
 )
+from connections.models import Connection
+from connections.services import connection_check
 from linecampaigns.models import AuditEntry
 from tests.campaigns.engine_support import (
     counters,
@@ -203,8 +205,21 @@ def test_a_401_pauses_the_campaign_and_nothing_is_failed(emulator, connection, m
     assert "401" in campaign.pause_reason
     assert campaign.failed == 0 and campaign.sent == 0
     assert Delivery.objects.filter(campaign=campaign, status="pending").count() == 10
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.INVALID
+    assert "401" in connection.last_error and "LINE said:" in connection.last_error
+    again = campaign_create(
+        user=marketer,
+        name="Again",
+        connection=connection,
+        audience_type=Campaign.Audience.ALL_FOLLOWING,
+        messages=GREETING,
+    )
+    with pytest.raises(LaunchBlocked, match="not active"):
+        campaign_launch(campaign=again, user=marketer)
 
     emulator.configure(token=emulator.token)
+    assert connection_check(connection=connection).status == Connection.Status.ACTIVE
     campaign = drain(campaign_resume(campaign=campaign, user=marketer))
     assert campaign.status == Campaign.Status.COMPLETED
     assert ledger(emulator) == {line_id(i): 1 for i in range(10)}
