@@ -54,14 +54,18 @@ def frequency_cap() -> FrequencyCap:
 
 
 def audience_contacts(campaign: Campaign) -> QuerySet[Contact]:
+    """The campaign's recipients, for the review and the snapshot alike. A segment and "all
+    following" take only contacts of the campaign's connection, or of none (imported and API
+    contacts): user ids are issued per LINE provider (DESIGN §6)."""
+    reachable = Q(connection_id=campaign.connection_id) | Q(connection__isnull=True)
     if campaign.audience_type == Campaign.Audience.SEGMENT:
         from audiences.selectors import segment_contacts
 
         if campaign.segment is None:
             return Contact.objects.none()
-        return segment_contacts(rules=campaign.segment.rules)
+        return segment_contacts(rules=campaign.segment.rules).filter(reachable)
     if campaign.audience_type == Campaign.Audience.ALL_FOLLOWING:
-        return Contact.objects.filter(follow_status=Contact.FollowStatus.FOLLOWING)
+        return Contact.objects.filter(reachable, follow_status=Contact.FollowStatus.FOLLOWING)
     if campaign.audience_type == Campaign.Audience.RETRY:
         failed = Delivery.objects.filter(
             campaign_id=campaign.parent_id,

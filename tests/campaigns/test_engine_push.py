@@ -2,6 +2,7 @@
 
 import pytest
 
+from audiences.models import Contact
 from campaigns.models import Campaign, Delivery
 from campaigns.selectors import campaign_review
 from campaigns.services import campaign_create, campaign_launch
@@ -178,3 +179,33 @@ def test_a_segment_campaign_reaches_exactly_the_segment(emulator, connection, ma
     assert ledger(emulator) == {line_id(1): 1, line_id(3): 1}
     assert {e["messages"][0]["text"] for e in emulator.messages()} == {"Hello Tokyo"}
     assert campaign.status == Campaign.Status.COMPLETED
+
+
+@pytest.mark.parametrize("audience", ["all_following", "segment"])
+def test_contacts_of_another_connection_are_left_out_by_the_review_and_the_send(
+    emulator, connection, marketer, audience
+):
+    from audiences.models import Segment
+    from connections.models import Connection
+
+    other = Connection.objects.create(
+        name="Other provider", channel_access_token="x", channel_secret="y"
+    )
+    ours, theirs, imported = make_contacts(3)
+    Contact.objects.filter(pk=ours.pk).update(connection=connection)
+    Contact.objects.filter(pk=theirs.pk).update(connection=other)
+    fields = {"audience_type": audience}
+    if audience == "segment":
+        fields["segment"] = Segment.objects.create(name="Everyone", rules={"all": []})
+    campaign = campaign_create(
+        user=marketer,
+        name="Ours",
+        connection=connection,
+        messages=[{"type": "text", "text": "Hi"}],
+        **fields,
+    )
+    assert campaign_review(campaign=campaign)["expected_recipients"] == 2
+
+    campaign = drain(campaign_launch(campaign=campaign, user=marketer))
+    assert ledger(emulator) == {ours.line_id: 1, imported.line_id: 1}
+    assert campaign.recipients_total == 2
