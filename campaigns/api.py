@@ -7,10 +7,11 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from audiences.models import Contact, Segment
+from audiences.models import Segment
 from campaigns import selectors, services
 from campaigns.models import Campaign, Delivery, MessageTemplate
 from connections.models import Connection
+from lineapi import LINE_ID_RE
 from linecampaigns.api import ApiError, require_role
 from linecampaigns.roles import READERS, WRITERS
 
@@ -223,16 +224,22 @@ def cancel_campaign(request: HttpRequest, campaign_id: int) -> Campaign:
 
 @router.post("/campaigns/{campaign_id}/test", response=TestOut)
 def test_campaign(request: HttpRequest, campaign_id: int, payload: TestIn) -> dict:
-    """Sends the campaign's messages, personalized, to one contact now. Not counted."""
+    """Sends the campaign's messages, personalized, to one LINE id now (a contact's attributes
+    when it is one; otherwise only `line_id`, and defaults apply). Not counted."""
     require_role(request, *WRITERS)
     campaign = _campaign(campaign_id)
-    contact = Contact.objects.filter(line_id=payload.line_id).first()
-    if contact is None:
+    line_id = payload.line_id.strip()
+    if not LINE_ID_RE.match(line_id):
         raise ApiError(
-            404, "No contact has this line id.", [{"field": "line_id", "message": "unknown"}]
+            400,
+            "Not a LINE id.",
+            [{"field": "line_id", "message": "A user (U…), group (C…) or room (R…) id."}],
         )
     return services.campaign_test_send(
-        campaign=campaign, contact=contact, user=request.user, connection=campaign.connection
+        campaign=campaign,
+        contact=selectors.test_recipient(line_id=line_id),
+        user=request.user,
+        connection=campaign.connection,
     )
 
 

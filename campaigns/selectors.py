@@ -93,6 +93,13 @@ def campaign_review(*, campaign: Campaign, messages: list[dict] | None = None) -
     }
 
 
+def test_recipient(*, line_id: str) -> Contact:
+    """Who a test send personalizes for: the contact with this LINE id, or, for an id that is
+    not a contact yet, an unsaved stand-in with only `line_id` (so defaults apply)."""
+    contact = Contact.objects.filter(line_id=line_id).first()
+    return contact or Contact(line_id=line_id, kind=Contact.kind_for(line_id))
+
+
 def campaign_progress(*, campaign: Campaign) -> dict:
     campaign.refresh_from_db(
         fields=[

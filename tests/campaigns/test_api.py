@@ -2,6 +2,7 @@
 
 import pytest
 
+from audiences.models import Contact
 from campaigns.models import Campaign, Delivery
 from linecampaigns.models import AuditEntry
 from tests.campaigns.engine_support import (
@@ -147,3 +148,29 @@ def test_analysts_read_but_cannot_launch(connection, marketer, analyst, api_clie
     assert reader.get(f"{URL}/{campaign_id}").status_code == 200
     assert post(reader, f"{URL}/{campaign_id}/launch").status_code == 403
     assert post(reader, URL, {"name": "x"}).status_code in (400, 403)
+
+
+def test_a_test_send_to_a_valid_id_that_is_not_a_contact_yet_uses_the_defaults(
+    emulator, connection, api
+):
+    make_contacts(1)
+    created = post(
+        api,
+        URL,
+        {"name": "Welcome", "connection": connection.pk, "all_following": True, "messages": HELLO},
+    )
+    campaign_id = created.json()["id"]
+    stranger = "U" + "e" * 32
+
+    test = post(api, f"{URL}/{campaign_id}/test", {"line_id": stranger})
+    assert test.status_code == 200, test.json()
+    assert test.json()["ok"] is True
+    assert test.json()["messages"] == [{"type": "text", "text": "Hello friend"}]
+    assert ledger(emulator) == {stranger: 1}
+    assert not Contact.objects.filter(line_id=stranger).exists()
+    assert not Delivery.objects.exists()
+
+    malformed = post(api, f"{URL}/{campaign_id}/test", {"line_id": "U123"})
+    assert malformed.status_code == 400
+    assert malformed.json()["errors"][0]["field"] == "line_id"
+    assert ledger(emulator) == {stranger: 1}
