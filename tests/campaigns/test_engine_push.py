@@ -209,3 +209,32 @@ def test_contacts_of_another_connection_are_left_out_by_the_review_and_the_send(
     campaign = drain(campaign_launch(campaign=campaign, user=marketer))
     assert ledger(emulator) == {ours.line_id: 1, imported.line_id: 1}
     assert campaign.recipients_total == 2
+
+
+def test_a_409_for_a_retry_key_line_already_accepted_counts_as_sent(emulator, connection, marketer):
+    from campaigns.engine import lifecycle
+    from connections.line import line_call
+
+    make_contacts(3)
+    campaign = launch(marketer, connection, messages=GREETING)
+    lifecycle.campaign_start(campaign)  # the snapshot: keys are fixed, nothing sent yet
+    first = Delivery.objects.filter(campaign=campaign).order_by("id").first()
+    text = f"Hi Name0, from {first.line_id}"
+    line_call(
+        connection,
+        lambda c: c.push(
+            to=first.line_id,
+            messages=[{"type": "text", "text": text}],
+            retry_key=str(first.retry_key),
+        ),
+    )
+    assert ledger(emulator) == {first.line_id: 1}
+
+    campaign = drain(campaign)
+    first.refresh_from_db()
+    assert (first.status, first.http_status) == ("sent", 409)
+    assert first.accepted_request_id
+    assert ledger(emulator) == {line_id(i): 1 for i in range(3)}
+    assert campaign.status == Campaign.Status.COMPLETED
+    assert (campaign.sent, campaign.failed) == (3, 0)
+    assert counters(campaign) == row_counts(campaign)
