@@ -173,7 +173,9 @@ def _builder_context(builder: builder_rows.Builder, error: str = "") -> dict:
 @role_required(*READERS)
 def segment_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     segment = get_object_or_404(Segment, pk=pk) if pk else None
-    if request.method == "POST" or segment is None:
+    if segment is None:
+        _writers_only(request)  # analysts may read a segment, not start one
+    if request.method == "POST":
         _writers_only(request)
         form = SegmentForm(request.POST)
         builder = builder_rows.from_post(request.POST)
