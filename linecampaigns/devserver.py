@@ -85,6 +85,8 @@ def _start_emulator(port: int, processes: list[subprocess.Popen]) -> dict[str, s
             "1000",
             "--latency-ms",
             "20",
+            "--ledger",
+            str(VAR / "emulator-ledger.jsonl"),  # the chat view survives a restart
         ],
     )
     processes.append(process)

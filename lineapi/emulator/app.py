@@ -11,7 +11,7 @@ from typing import Any
 
 from lineapi.emulator import inspect
 from lineapi.emulator.config import EmulatorConfig
-from lineapi.emulator.state import Accepted, State
+from lineapi.emulator.state import State
 from lineapi.errors import MONTHLY_LIMIT_MESSAGE, RATE_LIMIT_MESSAGE, RETRY_KEY_ACCEPTED_MESSAGE
 from lineapi.messages import (
     validate_aggregation_units,
@@ -231,9 +231,7 @@ class Emulator:
         state = self.state
         request_id = state.next_request_id()
         sent = state.sent_messages(len(body["messages"])) if kind == "push" else []
-        if retry_key is not None:
-            state.retry_keys[retry_key] = Accepted(request_id, sent)
-        state.record(recipients, body, retry_key, request_id)
+        state.record(recipients, body, retry_key, request_id, sent)
         response = {"sentMessages": sent} if kind == "push" else {}
         return 200, response, [(b"x-line-request-id", request_id.encode())]
 

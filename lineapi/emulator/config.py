@@ -21,6 +21,7 @@ class EmulatorConfig:
     monthly_quota: int | None = None
     followers: int = 20
     unverified: bool = False
+    ledger: str | None = None
 
     def updated(self, changes: dict[str, Any]) -> EmulatorConfig:
         """A copy with run-time changes applied; unknown keys raise ValueError."""
@@ -80,6 +81,10 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
     p.add_argument("--monthly-quota", type=int, default=None, help="recipients per month")
     p.add_argument("--followers", type=int, default=20)
     p.add_argument("--unverified", action="store_true", help="follower ids answer 403")
+    p.add_argument(
+        "--ledger",
+        help="a JSON-lines file that keeps accepted messages and retry keys across restarts",
+    )
     a = p.parse_args(argv)
     if not 0.0 <= a.fault_rate <= 1.0:
         p.error("--fault-rate must be between 0 and 1")
@@ -96,4 +101,5 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
         monthly_quota=a.monthly_quota,
         followers=a.followers,
         unverified=a.unverified,
+        ledger=a.ledger,
     )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from lineapi.emulator.config import EmulatorConfig
@@ -68,6 +70,23 @@ class State:
         self.follower_index = {uid: i for i, uid in enumerate(self.followers)}
         self.auth = f"Bearer {self.config.token}".encode()
         self.reset_buckets()
+        self._ledger = None
+        if self.config.ledger:
+            self._replay(Path(self.config.ledger))
+            self._ledger = open(self.config.ledger, "a", encoding="utf-8")  # noqa: SIM115
+
+    def _replay(self, path: Path) -> None:
+        """What an earlier run accepted, so the chat, quota use and retry keys survive a
+        restart, as they do at LINE."""
+        if not path.exists():
+            return
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue  # a line cut short when the process was killed
+            self.record(item["to"], item["body"], item["retry_key"], item["request_id"],
+                        item["sent"], received_at=item["received_at"])  # fmt: skip
 
     def reset_buckets(self) -> None:
         self.buckets = {
@@ -82,6 +101,8 @@ class State:
         self.reset_buckets()
 
     def reset(self, *, restore_config: bool = False) -> None:
+        if self._ledger is not None:
+            self._ledger.truncate(0)
         self.deliveries = []
         self.by_recipient = {}
         self.retry_keys = {}
@@ -103,8 +124,29 @@ class State:
             for i in range(count)
         ]
 
-    def record(self, recipients: list[str], body: dict, retry_key: str | None, rid: str) -> None:
-        received_at = time.time()
+    def record(
+        self,
+        recipients: list[str],
+        body: dict,
+        retry_key: str | None,
+        rid: str,
+        sent: list[dict],
+        *,
+        received_at: float | None = None,
+    ) -> None:
+        """Keeps one accepted request: its deliveries, its retry key and, with --ledger, a line
+        in the ledger file."""
+        if received_at is None:
+            received_at = time.time()
+            if self._ledger is not None:
+                line = {"to": recipients, "retry_key": retry_key, "request_id": rid,
+                        "sent": sent, "received_at": received_at,
+                        "body": {k: body[k] for k in ("messages", "customAggregationUnits")
+                                 if k in body}}  # fmt: skip
+                self._ledger.write(json.dumps(line, ensure_ascii=False) + "\n")
+                self._ledger.flush()
+        if retry_key is not None:
+            self.retry_keys[retry_key] = Accepted(rid, sent)
         messages = body["messages"]
         units = body.get("customAggregationUnits") or []
         for to in recipients:

@@ -252,3 +252,31 @@ def test_bot_and_follower_pictures_are_served_by_the_emulator_itself(emulator) -
     assert picture.status_code == 200
     assert picture.headers["content-type"] == "image/svg+xml"
     assert picture.content.startswith(b"<svg")
+
+
+def test_with_a_ledger_what_was_accepted_survives_a_restart(start_emulator, tmp_path) -> None:
+    """`make run` restarts keep the chat, the quota used and the retry keys, as LINE would."""
+    ledger = tmp_path / "ledger.jsonl"
+    first = start_emulator(ledger=str(ledger))
+    auth = {"Authorization": f"Bearer {first.token}"}
+    key = retry()
+    with httpx.Client(base_url=first.base_url, headers=auth) as http:
+        sent = http.post(PUSH, json=push_body(), headers=key)
+        assert sent.status_code == 200
+        multicast = {"to": [USER, "U" + "cd" * 16], "messages": HELLO}
+        assert http.post("/v2/bot/message/multicast", json=multicast, headers=retry()).is_success
+    first.stop()
+
+    again = start_emulator(ledger=str(ledger))
+    assert [m["to"] for m in again.messages()] == [USER, USER, "U" + "cd" * 16]
+    assert again.messages()[0]["request_id"] == sent.headers["x-line-request-id"]
+    with httpx.Client(base_url=again.base_url, headers=auth) as http:
+        assert http.get("/v2/bot/message/quota/consumption").json() == {"totalUsage": 3}
+        duplicate = http.post(PUSH, json=push_body(), headers=key)
+        assert duplicate.status_code == 409
+        assert duplicate.headers["x-line-accepted-request-id"] == sent.headers["x-line-request-id"]
+        assert duplicate.json()["sentMessages"] == sent.json()["sentMessages"]
+    assert "Hello" in httpx.get(f"{again.base_url}/_emulator/?to={USER}").text
+
+    again.reset()
+    assert again.messages() == [] and ledger.read_text() == ""
