@@ -276,6 +276,13 @@ def campaign_pause(*, campaign: Campaign, user, reason: str = "") -> Campaign:
 
 
 def campaign_resume(*, campaign: Campaign, user) -> Campaign:
+    connection = Connection.all_objects.get(pk=campaign.connection_id)  # its status right now
+    if campaign.status == Campaign.Status.PAUSED and connection.status != Connection.Status.ACTIVE:
+        # It would only pause again at its first request.
+        raise CampaignError(
+            f"The connection “{connection}” is {connection.get_status_display().lower()}: "
+            "an Admin must fix it and press “Check again” before this campaign can resume."
+        )
     with transaction.atomic():
         resumed = Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.PAUSED).update(
             status=Campaign.Status.SENDING, pause_reason=""

@@ -9,6 +9,7 @@ from campaigns.engine import lifecycle
 from campaigns.engine.batches import BatchRun
 from campaigns.models import Campaign, Delivery, DeliveryBatch
 from campaigns.services import (
+    CampaignError,
     LaunchBlocked,
     campaign_cancel,
     campaign_create,
@@ -218,6 +219,8 @@ def test_a_401_pauses_the_campaign_and_nothing_is_failed(emulator, connection, m
     with pytest.raises(LaunchBlocked, match="not active"):
         campaign_launch(campaign=again, user=marketer)
 
+    with pytest.raises(CampaignError, match="Check again"):
+        campaign_resume(campaign=campaign, user=marketer)
     emulator.configure(token=emulator.token)
     assert connection_check(connection=connection).status == Connection.Status.ACTIVE
     campaign = drain(campaign_resume(campaign=campaign, user=marketer))
