@@ -12,6 +12,7 @@ from audiences.rules import RuleError
 from campaigns.engine.snapshot import (
     audience_contacts,
     missing_attribute_q,
+    send_mode,
     skipped_counts,
     with_skip_reason,
 )
@@ -88,7 +89,7 @@ def campaign_review(*, campaign: Campaign, messages: list[dict] | None = None) -
         "skipped": skipped,
         "missing_variables": sorted(required),
         "quota": quota,
-        "send_mode": "push" if personalized else "multicast",
+        "send_mode": send_mode(campaign, personalized=personalized),
         "problems": problems,
     }
 

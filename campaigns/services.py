@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from audiences.models import Contact, Segment
 from campaigns.engine import lifecycle
-from campaigns.engine.snapshot import campaign_recount, frequency_cap
+from campaigns.engine.snapshot import campaign_recount, frequency_cap, send_mode
 from campaigns.models import Campaign, DeliveryBatch, FrequencyCap, MessageTemplate
 from campaigns.personalization import (
     PersonalizationError,
@@ -214,7 +214,7 @@ def _launch_problems(campaign: Campaign, messages: list[dict]) -> list[str]:
     if problems:
         return problems
     compiled = compile_messages(messages)
-    kind = "push" if compiled.is_personalized else "multicast"
+    kind = send_mode(campaign, personalized=compiled.is_personalized)
     try:
         line_call(connection, lambda c: c.validate(kind=kind, messages=messages))
     except LineApiError as exc:

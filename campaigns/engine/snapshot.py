@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from datetime import timedelta
 
 from django.db import connection, transaction
 from django.db.models import (
@@ -189,7 +190,7 @@ def snapshot_take(campaign: Campaign) -> bool:
     if not campaign.messages:
         raise NoMessages("it has no messages. Cancel it and send a copy with messages.")
     compiled = compile_messages(campaign.messages)
-    multicast = not compiled.is_personalized
+    multicast = send_mode(campaign, personalized=compiled.is_personalized) == "multicast"
     salt = secrets.token_hex(16)
     with transaction.atomic():
         claimed = Campaign.objects.filter(pk=campaign.pk, snapshot_at__isnull=True).update(
@@ -208,9 +209,42 @@ def snapshot_take(campaign: Campaign) -> bool:
                 # Numbering the batches sorts the whole audience: keep that sort in memory.
                 cursor.execute("SET LOCAL work_mem = '128MB'")
             cursor.execute(sql, params)
+        if campaign.audience_type == Campaign.Audience.RETRY:
+            _reuse_parent_keys(campaign)
         _create_batches(campaign, multicast)
         campaign_recount(campaign)
     return True
+
+
+def send_mode(campaign: Campaign, *, personalized: bool) -> str:
+    """Multicast when every recipient gets the same messages; a retry goes by push, so that each
+    recipient can keep the parent's retry key (`_reuse_parent_keys`)."""
+    if personalized or campaign.audience_type == Campaign.Audience.RETRY:
+        return "push"
+    return "multicast"
+
+
+def _reuse_parent_keys(campaign: Campaign) -> None:
+    """A recipient whose last push in the parent got no answer (LINE may have accepted it) keeps
+    that push's retry key and first-attempt time while LINE still knows the key (24 hours): a
+    resend then gets a 409, counted as sent, instead of a second message, and if the retry
+    itself starts after those 24 hours the engine fails the row as `unknown_outcome` rather than
+    resend it blind. A multicast key covered other recipients too, so those rows keep new keys."""
+    ttl = timedelta(seconds=option("CAMPAIGN_RETRY_KEY_TTL_SECONDS"))
+    uncertain = Delivery.objects.filter(
+        campaign_id=campaign.parent_id,
+        campaign__send_mode="push",
+        first_attempt_at__gte=timezone.now() - ttl,
+    )
+    parent_row = uncertain.filter(contact_id=OuterRef("contact_id")).order_by()
+    Delivery.objects.filter(
+        campaign=campaign,
+        status=Delivery.Status.PENDING,
+        contact_id__in=uncertain.values("contact_id"),
+    ).update(
+        retry_key=Subquery(parent_row.values("retry_key")[:1]),
+        first_attempt_at=Subquery(parent_row.values("first_attempt_at")[:1]),
+    )
 
 
 def _create_batches(campaign: Campaign, multicast: bool) -> None:

@@ -1,7 +1,11 @@
 """Retry failed: a new draft, linked to the campaign, to the recipients a retry can help."""
 
+from datetime import timedelta
+
+import httpx
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from audiences.models import Contact
 from campaigns.engine.snapshot import audience_contacts
@@ -157,3 +161,48 @@ def test_once_retried_the_report_links_to_the_retry_instead_of_offering_it(
     Campaign.objects.filter(pk=retry.pk).update(status=Campaign.Status.CANCELLED)
     html = marketer_client.get(url).content.decode()
     assert "Retry 8 failed" in html and 'id="retried-in"' not in html
+
+
+@pytest.mark.usefixtures("fast_engine")
+def test_a_retry_keeps_the_retry_key_of_a_push_line_may_have_accepted(
+    start_emulator, marketer, marketer_client, settings
+):
+    """A push that got no answer may still have reached the phone. Its retry reuses the key, so
+    LINE answers 409 (counted as sent) instead of delivering twice. Past LINE's 24 hours the key
+    is forgotten, and a retry sends anew: the Marketer asked to retry unknown outcomes."""
+    settings.CAMPAIGN_MAX_ATTEMPTS = 2
+    emulator = start_emulator(fault_rate=1.0, fault_hold_s=0)
+    connection = make_connection(emulator)
+    make_contacts(3)
+    hello = [{"type": "text", "text": "Hi {{ first_name }}"}]
+    first = drain(launch(marketer, connection, messages=hello))
+    assert (first.send_mode, first.failed) == ("push", 3)
+    rows = {r.line_id: r for r in Delivery.objects.filter(campaign=first)}
+    assert all(r.first_attempt_at for r in rows.values())  # no answer: LINE may have it
+
+    emulator.configure(fault_rate=0)
+    accepted = httpx.post(  # LINE did take the first one; its answer was what got lost
+        f"{emulator.base_url}/v2/bot/message/push",
+        json={"to": line_id(0), "messages": [{"type": "text", "text": "Hi Name0"}]},
+        headers={
+            "Authorization": f"Bearer {emulator.token}",
+            "X-Line-Retry-Key": str(rows[line_id(0)].retry_key),
+        },
+    )
+    assert accepted.status_code == 200
+    Delivery.objects.filter(pk=rows[line_id(2)].pk).update(
+        first_attempt_at=timezone.now() - timedelta(hours=25)
+    )
+
+    _retry(marketer_client, first)
+    retry = drain(campaign_launch(campaign=Campaign.objects.get(parent=first), user=marketer))
+
+    assert retry.send_mode == "push"
+    done = {r.line_id: r for r in Delivery.objects.filter(campaign=retry)}
+    assert (done[line_id(0)].status, done[line_id(0)].http_status) == ("sent", 409)
+    assert done[line_id(0)].retry_key == rows[line_id(0)].retry_key
+    assert (done[line_id(1)].status, done[line_id(1)].http_status) == ("sent", 200)
+    assert done[line_id(2)].status == "sent"
+    assert done[line_id(2)].retry_key != rows[line_id(2)].retry_key
+    assert ledger(emulator) == {line_id(0): 1, line_id(1): 1, line_id(2): 1}
+    assert counters(retry) == row_counts(retry)
