@@ -219,3 +219,17 @@ def test_an_unknown_event_type_is_stored_but_not_processed(
     assert "unknown event type 'futureThing'" in unknown.error
     known = WebhookEvent.objects.get(webhook_event_id="01KNOWN")
     assert known.status == WebhookEvent.Status.PROCESSED
+
+
+def test_the_url_without_its_trailing_slash_works_too(client, connection) -> None:
+    """LINE posts to exactly what was pasted in its console and does not follow redirects."""
+    from lineapi.webhooks import sign
+
+    body = envelope([])
+    response = client.post(
+        webhook_path(connection).rstrip("/"),
+        data=body,
+        content_type="application/json",
+        headers={"x-line-signature": sign(connection.channel_secret, body)},
+    )
+    assert response.status_code == 200
