@@ -3,7 +3,7 @@ from ninja import Router, Schema, Status
 from pydantic import Field
 
 from connections import selectors, services
-from connections.models import Connection
+from connections.models import LINE_MULTICAST_RATE, LINE_PUSH_RATE, Connection
 from linecampaigns.api import ApiError, require_role
 from linecampaigns.roles import ADMIN
 
@@ -15,6 +15,12 @@ class ConnectionIn(Schema):
     channel_access_token: str = Field(min_length=1, max_length=1000)
     channel_secret: str = Field(min_length=1, max_length=200)
     api_base_url: str | None = Field(default=None, max_length=300, pattern=r"^https?://\S+$")
+    push_rate_limit: int | None = Field(
+        default=None, ge=1, le=LINE_PUSH_RATE, description="Requests per second; LINE's by default."
+    )
+    multicast_rate_limit: int | None = Field(
+        default=None, ge=1, le=LINE_MULTICAST_RATE, description="Requests per second."
+    )
 
 
 class ConnectionOut(Schema):
@@ -31,6 +37,8 @@ class ConnectionOut(Schema):
     quota_used: int | None
     quota_remaining: int | None
     webhook_url: str
+    push_rate_limit: int
+    multicast_rate_limit: int
 
 
 def _out(request: HttpRequest, connection: Connection) -> dict:
@@ -46,6 +54,8 @@ def _out(request: HttpRequest, connection: Connection) -> dict:
         "quota_used": connection.quota_used,
         "quota_remaining": connection.quota_remaining,
         "webhook_url": selectors.webhook_url(connection, request),
+        "push_rate_limit": connection.push_rate_limit,
+        "multicast_rate_limit": connection.multicast_rate_limit,
     }
 
 

@@ -1,5 +1,6 @@
 from django import forms
 
+from connections.models import LINE_MULTICAST_RATE, LINE_PUSH_RATE
 from linecampaigns.forms import BootstrapForm
 
 SECRET_WIDGET = forms.PasswordInput(attrs={"autocomplete": "off"})
@@ -27,6 +28,23 @@ class ConnectionForm(BootstrapForm):
         max_length=300,
         assume_scheme="https",
         help_text="Leave empty for LINE's own API. Point it at the LINE emulator for a sandbox.",
+    )
+    push_rate_limit = forms.IntegerField(
+        label="Push requests per second",
+        min_value=1,
+        max_value=LINE_PUSH_RATE,
+        initial=LINE_PUSH_RATE,
+        required=False,
+        help_text=f"At most LINE's {LINE_PUSH_RATE:,}. Lower it to leave room for other "
+        "systems that use this channel.",
+    )
+    multicast_rate_limit = forms.IntegerField(
+        label="Multicast requests per second",
+        min_value=1,
+        max_value=LINE_MULTICAST_RATE,
+        initial=LINE_MULTICAST_RATE,
+        required=False,
+        help_text=f"At most LINE's {LINE_MULTICAST_RATE:,}; each request reaches up to 500 people.",
     )
 
     _cleaning = False

@@ -14,6 +14,11 @@ def _default_api_base_url() -> str:
     return settings.LINE_API_BASE_URL
 
 
+# LINE's own limits on the send endpoints, in requests per second (DESIGN §6).
+LINE_PUSH_RATE = 2000
+LINE_MULTICAST_RATE = 200
+
+
 class ConnectionQuerySet(models.QuerySet):
     def current(self) -> "ConnectionQuerySet":
         return self.filter(deleted_at__isnull=True)
@@ -60,8 +65,8 @@ class Connection(models.Model):
     webhook_slug = models.CharField(max_length=32, unique=True, default=_webhook_slug)
 
     # Per-connection send limits (requests per second), at or below LINE's.
-    push_rate_limit = models.PositiveIntegerField(default=2000)
-    multicast_rate_limit = models.PositiveIntegerField(default=200)
+    push_rate_limit = models.PositiveIntegerField(default=LINE_PUSH_RATE)
+    multicast_rate_limit = models.PositiveIntegerField(default=LINE_MULTICAST_RATE)
 
     # Monthly quota from /v2/bot/message/quota and /quota/consumption.
     quota_type = models.CharField(max_length=16, blank=True)

@@ -17,7 +17,13 @@ from django.views.decorators.debug import sensitive_variables
 
 from audiences import events as contact_events
 from connections.line import line_call
-from connections.models import Connection, FollowerBackfill, WebhookEvent
+from connections.models import (
+    LINE_MULTICAST_RATE,
+    LINE_PUSH_RATE,
+    Connection,
+    FollowerBackfill,
+    WebhookEvent,
+)
 from lineapi import (
     LINE_ID_RE,
     BotInfo,
@@ -119,6 +125,8 @@ def connection_create(
     channel_access_token: str,
     channel_secret: str,
     api_base_url: str | None = None,
+    push_rate_limit: int | None = None,
+    multicast_rate_limit: int | None = None,
 ) -> Connection:
     """Verify the token with LINE's bot info, then save; nothing is saved when LINE says no."""
     base_url = _normalized_base_url(api_base_url)
@@ -132,6 +140,10 @@ def connection_create(
         channel_secret=channel_secret.strip(),
         api_base_url=base_url,
         is_sandbox=_is_sandbox(base_url),
+        push_rate_limit=_rate(push_rate_limit, LINE_PUSH_RATE, "push_rate_limit"),
+        multicast_rate_limit=_rate(
+            multicast_rate_limit, LINE_MULTICAST_RATE, "multicast_rate_limit"
+        ),
     )
     _apply_bot_info(connection, _bot_info(connection))
     try:
@@ -161,11 +173,20 @@ def connection_update(
     api_base_url: str | None = None,
     channel_access_token: str = "",
     channel_secret: str = "",
+    push_rate_limit: int | None = None,
+    multicast_rate_limit: int | None = None,
 ) -> Connection:
     """Rename, move or rotate credentials; a new token or base URL is re-verified first."""
     changes: list[str] = []
     base_url = _normalized_base_url(api_base_url)
     candidate = Connection.objects.get(pk=connection.pk)
+    for field, value, line_max in (
+        ("push_rate_limit", push_rate_limit, LINE_PUSH_RATE),
+        ("multicast_rate_limit", multicast_rate_limit, LINE_MULTICAST_RATE),
+    ):
+        if value is not None and _rate(value, line_max, field) != getattr(candidate, field):
+            setattr(candidate, field, value)
+            changes.append(field)
     if name.strip() != candidate.name:
         candidate.name = name.strip()
         changes.append("name")
@@ -198,6 +219,17 @@ def connection_update(
     if "channel_access_token" in changes:
         connection_refresh_quota(connection=candidate)
     return candidate
+
+
+def _rate(value: int | None, line_max: int, field: str) -> int:
+    """A send limit at or below LINE's; unset means LINE's own."""
+    if value is None:
+        return line_max
+    if not 1 <= value <= line_max:
+        raise ConnectionVerifyError(
+            f"Choose from 1 to {line_max:,} requests per second (LINE's limit).", field=field
+        )
+    return value
 
 
 def _update_action(changes: list[str]) -> str:

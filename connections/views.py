@@ -16,6 +16,9 @@ from linecampaigns.roles import ADMIN, role_required
 MAX_WEBHOOK_BYTES = 1024 * 1024
 SECRET_FIELDS = ("channel_access_token", "channel_secret")
 
+# Folded under "Advanced" on the add and edit forms.
+ADVANCED = ("api_base_url", "push_rate_limit", "multicast_rate_limit")
+
 
 @csrf_exempt
 @login_not_required
@@ -66,7 +69,9 @@ def connection_add(request: HttpRequest) -> HttpResponse:
                 request, f"Connected to {connection.bot_display_name} ({connection.basic_id})."
             )
             return redirect("connection_detail", pk=connection.pk)
-    return render(request, "connections/connection_form.html", {"form": form})
+    return render(
+        request, "connections/connection_form.html", {"form": form, "advanced_fields": ADVANCED}
+    )
 
 
 @role_required(ADMIN)
@@ -86,7 +91,12 @@ def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def connection_edit(request: HttpRequest, pk: int) -> HttpResponse:
     connection = get_object_or_404(Connection, pk=pk)
-    initial = {"name": connection.name, "api_base_url": connection.api_base_url}
+    initial = {
+        "name": connection.name,
+        "api_base_url": connection.api_base_url,
+        "push_rate_limit": connection.push_rate_limit,
+        "multicast_rate_limit": connection.multicast_rate_limit,
+    }
     form = ConnectionEditForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
@@ -98,9 +108,8 @@ def connection_edit(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, "Connection saved.")
             return redirect("connection_detail", pk=connection.pk)
-    return render(
-        request, "connections/connection_form.html", {"form": form, "connection": connection}
-    )
+    context = {"form": form, "connection": connection, "advanced_fields": ADVANCED}
+    return render(request, "connections/connection_form.html", context)
 
 
 @role_required(ADMIN)

@@ -23,7 +23,9 @@ REASONS = {
     "opted_out": "opted out",
     "unfollowed": "unfollowed (blocked the account)",
     "personalization": "missing attributes that have no default",
-    "missing_attribute": "missing attributes that have no default (counted as Failed; nothing is sent to them)",
+    "missing_attribute": (
+        "missing attributes that have no default (counted as Failed; nothing is sent to them)"
+    ),
     "cancelled": "cancelled before sending",
 }
 

@@ -115,3 +115,24 @@ def test_an_unknown_connection_is_a_404_in_json(db, analyst, api_client_for) -> 
     response = api_client_for(analyst).get("/api/v1/connections/999")
     assert response.status_code == 404
     assert response.json() == {"detail": "No connection with id 999.", "errors": []}
+
+
+def test_send_limits_above_lines_are_a_400_and_nothing_is_saved(
+    emulator, admin_user, api_client_for
+) -> None:
+    client = api_client_for(admin_user)
+    too_fast = client.post(
+        "/api/v1/connections",
+        _payload(emulator, multicast_rate_limit=201),
+        content_type="application/json",
+    )
+    assert too_fast.status_code == 400
+    assert too_fast.json()["errors"][0]["field"] == "multicast_rate_limit"
+    assert not Connection.objects.exists()
+    created = client.post(
+        "/api/v1/connections",
+        _payload(emulator, push_rate_limit=500),
+        content_type="application/json",
+    )
+    assert created.status_code == 201
+    assert (created.json()["push_rate_limit"], created.json()["multicast_rate_limit"]) == (500, 200)

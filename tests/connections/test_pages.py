@@ -123,3 +123,27 @@ def test_delete_after_confirmation_removes_the_connection_and_its_drafts(
     assert not Campaign.objects.exists()
     entry = AuditEntry.objects.get(action="connection.delete")
     assert entry.details == {"draft_campaigns_deleted": 1, "finished_campaigns_kept": 0}
+
+
+def test_send_limits_are_set_under_advanced_and_capped_at_lines(
+    admin_client, connection, emulator
+) -> None:
+    form = admin_client.get(f"/connections/{connection.pk}/edit/").content.decode()
+    advanced = form.split("<summary>Advanced</summary>")[1].split("</details>")[0]
+    assert 'name="push_rate_limit"' in advanced and 'value="2000"' in advanced
+    data = {"name": "Main OA", "api_base_url": emulator.base_url, "multicast_rate_limit": 200}
+    refused = admin_client.post(
+        f"/connections/{connection.pk}/edit/", {**data, "push_rate_limit": 2001}
+    )
+    assert "less than or equal to 2000" in refused.content.decode()
+    connection.refresh_from_db()
+    assert connection.push_rate_limit == 2000
+
+    saved = admin_client.post(
+        f"/connections/{connection.pk}/edit/", {**data, "push_rate_limit": 300}, follow=True
+    )
+    connection.refresh_from_db()
+    assert (connection.push_rate_limit, connection.multicast_rate_limit) == (300, 200)
+    assert "Send limits: 300 push and 200 multicast" in saved.content.decode()
+    entry = AuditEntry.objects.filter(action="connection.update").latest("id")
+    assert entry.details == {"changed": ["push_rate_limit"]}
