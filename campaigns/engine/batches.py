@@ -85,7 +85,9 @@ class Item:
 
     def error(self, exc: LineApiError) -> None:
         self.reason, self.http_status = reason_for(exc), exc.status
-        self.uncertain = self.reason in UNCERTAIN
+        # Once an attempt went unanswered LINE may hold the key; a later 429 or 5xx proves
+        # nothing (LINE may check its rate limit before the key), only a 200 or 409 settles it.
+        self.uncertain = self.uncertain or self.reason in UNCERTAIN
         self.request_id = exc.request_id or ""
         self.error_message, self.error_details = exc.message[:2000], exc.details[:50]
 
