@@ -12,7 +12,7 @@ from campaigns import selectors, services
 from campaigns.models import Campaign, Delivery, MessageTemplate
 from connections.models import Connection
 from lineapi import LINE_ID_RE
-from linecampaigns.api import ApiError, require_role
+from linecampaigns.api import ApiError, AwareDatetime, require_role
 from linecampaigns.roles import READERS, WRITERS
 
 router = Router(tags=["campaigns"])
@@ -31,8 +31,8 @@ class CampaignIn(Schema):
     messages: list[dict[str, Any]] | None = Field(
         None, description="1 to 5 LINE message objects; string fields may hold Liquid."
     )
-    scheduled_at: datetime | None = None
-    send_by: datetime | None = None
+    scheduled_at: AwareDatetime | None = None
+    send_by: AwareDatetime | None = None
     notification_disabled: bool = False
     frequency_cap_enabled: bool = True
 

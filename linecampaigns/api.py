@@ -1,11 +1,16 @@
 """The REST API at /api/v1/: bearer tokens, role checks and one error format for every app."""
 
+from datetime import datetime
+from typing import Annotated
+
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer, SessionAuth
+from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError
 
 from linecampaigns.roles import has_role
 from linecampaigns.services import api_token_authenticate
@@ -35,6 +40,19 @@ class ApiError(Exception):
     def __init__(self, status: int, detail: str, errors: list[dict] | None = None) -> None:
         super().__init__(detail)
         self.status, self.detail, self.errors = status, detail, errors or []
+
+
+def _require_time_zone(value: datetime) -> datetime:
+    # A naive time means a different instant on every server; refuse it rather than guess.
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise PydanticCustomError(
+            "naive_datetime", "include a time zone offset, e.g. 2030-01-01T09:00:00+09:00"
+        )
+    return value
+
+
+# The one datetime type for API input: ISO 8601 with a time zone offset (or Z).
+AwareDatetime = Annotated[datetime, AfterValidator(_require_time_zone)]
 
 
 def require_role(request: HttpRequest, *roles: str) -> None:

@@ -174,3 +174,23 @@ def test_a_test_send_to_a_valid_id_that_is_not_a_contact_yet_uses_the_defaults(
     assert malformed.status_code == 400
     assert malformed.json()["errors"][0]["field"] == "line_id"
     assert ledger(emulator) == {stranger: 1}
+
+
+@pytest.mark.parametrize("value", ["2030-01-01T00:00:00", "2030-01-01"])
+@pytest.mark.parametrize("field", ["scheduled_at", "send_by"])
+def test_a_send_time_without_a_time_zone_is_refused_with_the_field(connection, api, field, value):
+    body = {"name": "Later", "connection": connection.pk, "all_following": True}
+    response = post(api, URL, {**body, "messages": HELLO, field: value})
+    assert response.status_code == 400, response.content
+    [error] = response.json()["errors"]
+    assert error["field"] == field
+    assert error["message"] == "include a time zone offset, e.g. 2030-01-01T09:00:00+09:00"
+    assert not Campaign.objects.exists()
+
+
+def test_a_send_time_with_an_offset_is_accepted(connection, api):
+    body = {"name": "Later", "connection": connection.pk, "all_following": True}
+    times = {"scheduled_at": "2030-01-01T09:00:00+09:00", "send_by": "2030-01-02T00:00:00Z"}
+    response = post(api, URL, {**body, "messages": HELLO, **times})
+    assert response.status_code == 201, response.json()
+    assert Campaign.objects.get().send_by.utcoffset() is not None
