@@ -21,13 +21,10 @@ from django.conf import settings
 
 # Slots a worker reserves at once: about 20 ms of traffic, at least one.
 BLOCK_SECONDS = 0.02
-# How far ahead of the steady rate a burst may run.
-BURST_SECONDS = 0.05
 
 RESERVE_LUA = """
 local interval = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local n = tonumber(ARGV[3])
+local n = tonumber(ARGV[2])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -35,7 +32,7 @@ if tat < now then tat = now end
 local new_tat = tat + n * interval
 redis.call('SET', KEYS[1], string.format('%.6f', new_tat), 'PX',
     math.ceil((new_tat - now) * 1000) + 1000)
-local wait = tat - now - burst
+local wait = tat - now
 if wait < 0 then wait = 0 end
 return tostring(wait)
 """
@@ -49,8 +46,8 @@ class LocalTimeline:
     # A stored time further ahead than this is from another clock (a reboot, a clock jump).
     MAX_AHEAD_SECONDS = 60.0
 
-    def __init__(self, path: Path, rate: float) -> None:
-        self.path, self.interval = path, 1.0 / rate
+    def __init__(self, path: Path, interval: float) -> None:
+        self.path, self.interval = path, interval
         self._fd, self._pid = -1, 0
 
     def _file(self) -> int:
@@ -74,18 +71,18 @@ class LocalTimeline:
                 os.pwrite(fd, struct.pack("d", tat + n * self.interval), 0)
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
-            return max(0.0, tat - now - BURST_SECONDS)
+            return max(0.0, tat - now)
 
 
 _local: dict[tuple, LocalTimeline] = {}
 
 
-def local_timeline(connection_id: int, endpoint: str, rate: float) -> LocalTimeline:
+def local_timeline(connection_id: int, endpoint: str, interval: float) -> LocalTimeline:
     path = Path(settings.VAR_DIR) / "ratelimit" / f"{connection_id}-{endpoint}"
-    key = (str(path), rate)
+    key = (str(path), interval)
     timeline = _local.get(key)
     if timeline is None:
-        timeline = _local[key] = LocalTimeline(path, rate)
+        timeline = _local[key] = LocalTimeline(path, interval)
     return timeline
 
 
@@ -96,6 +93,10 @@ class RateLimiter:
         self.key = f"lc:ratelimit:{connection_id}:{endpoint}"
         self.rate = max(float(rate), 1.0)
         self.block = max(1, int(self.rate * BLOCK_SECONDS))
+        # A block's slots are spent at once when it starts, so one second can see the steady
+        # rate plus one block: run the timeline that much slower to stay at or under `rate`
+        # in every second, as LINE counts (DESIGN §4.4).
+        self.interval = 1.0 / max(self.rate - self.block, self.rate / 2)
         self.tokens = 0
         self._lock: asyncio.Lock | None = None
         self._redis = None
@@ -106,7 +107,7 @@ class RateLimiter:
             self._redis = redis.Redis.from_url(settings.REDIS_URL)
             self._script = self._redis.register_script(RESERVE_LUA)
         else:
-            self._timeline = local_timeline(connection_id, endpoint, self.rate)
+            self._timeline = local_timeline(connection_id, endpoint, self.interval)
 
     async def acquire(self) -> None:
         if self.tokens > 0:
@@ -126,9 +127,7 @@ class RateLimiter:
     async def _reserve(self, n: int) -> float:
         if self._script is None:
             return self._timeline.reserve(n)
-        wait = await self._script(
-            keys=[self.key], args=[1.0 / self.rate, BURST_SECONDS, n], client=self._redis
-        )
+        wait = await self._script(keys=[self.key], args=[self.interval, n], client=self._redis)
         return float(wait)
 
     async def aclose(self) -> None:

@@ -97,5 +97,15 @@ def test_two_worker_processes_share_the_connection_limit(backend, settings, tmp_
         worker.join(10)
 
     in_window = sum(start_at <= t <= start_at + window for t in grants)
-    assert in_window <= rate * window * 1.1
+    assert in_window <= rate * window
     assert in_window >= rate * window * 0.8
+    assert _busiest_second(grants) <= rate  # LINE counts per second, the first one too
+
+
+def _busiest_second(times: list[float]) -> int:
+    times, busiest, start = sorted(times), 0, 0
+    for end, t in enumerate(times):
+        while t - times[start] >= 1.0:
+            start += 1
+        busiest = max(busiest, end - start + 1)
+    return busiest
