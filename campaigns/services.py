@@ -223,6 +223,20 @@ def _launch_problems(campaign: Campaign, messages: list[dict]) -> list[str]:
     return review["problems"]
 
 
+# LINE accepts at most this many aggregation unit names per channel in a month (DESIGN §6).
+AGGREGATION_UNITS_PER_MONTH = 1000
+
+
+def _aggregation_unit(campaign: Campaign, now) -> str:
+    """The campaign's own unit for LINE's statistics, or none once the channel has used its
+    month's names: LINE would refuse every request that names a new one."""
+    suffix = f"_{now:%Y%m}"
+    used = Campaign.objects.filter(
+        connection_id=campaign.connection_id, aggregation_unit__endswith=suffix
+    ).count()
+    return f"c{campaign.pk}{suffix}" if used < AGGREGATION_UNITS_PER_MONTH else ""
+
+
 def campaign_launch(*, campaign: Campaign, user) -> Campaign:
     """Checks everything before anything is sent, then schedules or starts the campaign."""
     if campaign.status != Campaign.Status.DRAFT:
@@ -236,7 +250,7 @@ def campaign_launch(*, campaign: Campaign, user) -> Campaign:
         raise LaunchBlocked(["The send-by deadline has already passed."])
     scheduled = bool(campaign.scheduled_at and campaign.scheduled_at > now)
     status = Campaign.Status.SCHEDULED if scheduled else Campaign.Status.SENDING
-    unit = f"c{campaign.pk}_{now:%Y%m}"
+    unit = _aggregation_unit(campaign, now)
     with transaction.atomic():
         launched = Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.DRAFT).update(
             status=status, messages=messages, aggregation_unit=unit, launched_at=now

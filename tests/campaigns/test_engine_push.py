@@ -1,6 +1,7 @@
 """The push path against the emulator: personalized, exactly once, failures per recipient."""
 
 import pytest
+from django.utils import timezone
 
 from audiences.models import Contact
 from campaigns.models import Campaign, Delivery
@@ -238,3 +239,20 @@ def test_a_409_for_a_retry_key_line_already_accepted_counts_as_sent(emulator, co
     assert campaign.status == Campaign.Status.COMPLETED
     assert (campaign.sent, campaign.failed) == (3, 0)
     assert counters(campaign) == row_counts(campaign)
+
+
+def test_past_lines_thousand_unit_names_a_month_campaigns_go_out_without_one(
+    emulator, connection, marketer
+):
+    """LINE refuses every request naming a new aggregation unit once a channel has used 1,000
+    names in a month; the campaign must still go out, only without LINE's statistics."""
+    suffix = f"_{timezone.now():%Y%m}"
+    Campaign.objects.bulk_create(
+        Campaign(name=f"old {i}", connection=connection, aggregation_unit=f"c9{i}{suffix}")
+        for i in range(1000)
+    )
+    make_contacts(3)
+    campaign = drain(launch(marketer, connection, messages=GREETING))
+    assert campaign.aggregation_unit == ""
+    assert (campaign.status, campaign.sent) == (Campaign.Status.COMPLETED, 3)
+    assert {tuple(e.get("units", ())) for e in emulator.messages()} == {()}
