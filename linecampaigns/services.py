@@ -8,7 +8,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from linecampaigns.models import ApiToken, AuditEntry
-from linecampaigns.roles import ROLES
+from linecampaigns.roles import ADMIN, ROLES
 
 User = get_user_model()
 
@@ -47,6 +47,12 @@ def user_create(
 def user_set_role(*, actor: AbstractUser, user: AbstractUser, role: str) -> None:
     if role not in ROLES:
         raise ValueError(f"Unknown role {role!r}.")
+    if role != ADMIN and user.groups.filter(name=ADMIN).exists():
+        if user.pk == actor.pk:
+            raise ValueError("You cannot take away your own Admin role; another Admin can.")
+        admins = User.objects.filter(groups__name=ADMIN, is_active=True).exclude(pk=user.pk)
+        if not admins.exists():
+            raise ValueError(f"{user.username} is the last active Admin and keeps that role.")
     old = sorted(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
     user.groups.remove(*Group.objects.filter(name__in=ROLES))
     user.groups.add(Group.objects.get(name=role))

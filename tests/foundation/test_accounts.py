@@ -117,3 +117,25 @@ def test_only_admins_manage_users(client, django_user_model, role):
 
 def test_roles_exist_after_migrations(db):
     assert set(Group.objects.values_list("name", flat=True)) >= {"Admin", "Marketer", "Analyst"}
+
+
+def test_an_admin_cannot_demote_themselves_nor_the_last_admin(
+    admin_client, admin_user, django_user_model
+):
+    response = admin_client.post(
+        f"/settings/users/{admin_user.pk}/", {"action": "role", "role": "Analyst"}, follow=True
+    )
+    assert set(admin_user.groups.values_list("name", flat=True)) == {"Admin"}
+    assert "cannot take away your own Admin role" in response.content.decode()
+
+    from django.contrib.auth.models import Group
+
+    other = django_user_model.objects.create_user(username="bob-admin", password="x")
+    other.groups.add(Group.objects.get(name="Admin"))
+    admin_user.is_active = False  # bob is now the only active Admin
+    admin_user.save()
+    from linecampaigns.services import user_set_role
+
+    with pytest.raises(ValueError, match="last active Admin"):
+        user_set_role(actor=admin_user, user=other, role="Marketer")
+    assert not AuditEntry.objects.filter(action="user.role_change").exists()
