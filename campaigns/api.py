@@ -222,6 +222,13 @@ def cancel_campaign(request: HttpRequest, campaign_id: int) -> Campaign:
     return _transition(request, campaign_id, services.campaign_cancel)
 
 
+@router.delete("/campaigns/{campaign_id}", response={204: None})
+def delete_campaign(request: HttpRequest, campaign_id: int) -> Status:
+    """Drafts only (409 otherwise): a launched campaign is the record of what was sent."""
+    _transition(request, campaign_id, services.campaign_delete)
+    return Status(204, None)
+
+
 @router.post("/campaigns/{campaign_id}/test", response=TestOut)
 def test_campaign(request: HttpRequest, campaign_id: int, payload: TestIn) -> dict:
     """Sends the campaign's messages, personalized, to one LINE id now (a contact's attributes

@@ -30,6 +30,7 @@ __all__ = [
     "campaign_cancel",
     "campaign_copy",
     "campaign_create",
+    "campaign_delete",
     "campaign_launch",
     "campaign_pause",
     "campaign_recount",
@@ -332,6 +333,17 @@ def campaign_cancel(*, campaign: Campaign, user) -> Campaign:
         audit_record(actor=user, action="campaign.cancel", target=campaign)
     campaign.refresh_from_db()
     return campaign
+
+
+@transaction.atomic
+def campaign_delete(*, campaign: Campaign, user) -> None:
+    """Drafts only: anything launched is the record of what was sent, and stays."""
+    deleted, _ = Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.DRAFT).delete()
+    if not deleted:
+        raise CampaignError("Only a draft can be deleted; cancel a launched campaign instead.")
+    audit_record(
+        actor=user, action="campaign.delete", target=campaign, details={"name": campaign.name}
+    )
 
 
 def campaign_copy(*, campaign: Campaign, user) -> Campaign:

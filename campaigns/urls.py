@@ -14,6 +14,7 @@ urlpatterns = [
     path("<int:campaign_id>/resume/", views.campaign_resume, name="campaign_resume"),
     path("<int:campaign_id>/cancel/", views.campaign_cancel, name="campaign_cancel"),
     path("<int:campaign_id>/copy/", views.campaign_copy, name="campaign_copy"),
+    path("<int:campaign_id>/delete/", views.campaign_delete, name="campaign_delete"),
     path("templates/", views.template_list, name="template_list"),
     path("templates/new/", views.template_edit, name="template_new"),
     path("templates/preview/", views.template_preview, name="template_preview"),

@@ -357,6 +357,19 @@ campaign_cancel = _control("cancel", "cancelled")
 
 @role_required(*WRITERS)
 @require_POST
+def campaign_delete(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=campaign_id)
+    try:
+        services.campaign_delete(campaign=campaign, user=request.user)
+    except services.CampaignError as exc:
+        flash.error(request, exc.message)
+        return redirect("campaign_detail", campaign_id=campaign.pk)
+    flash.success(request, f"Draft “{campaign.name}” deleted.")
+    return redirect("campaign_list")
+
+
+@role_required(*WRITERS)
+@require_POST
 def campaign_copy(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=campaign_id)
     copy = services.campaign_copy(campaign=campaign, user=request.user)
