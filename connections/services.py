@@ -397,7 +397,10 @@ def connections_rotate_secrets() -> int:
 def _event_time(timestamp: object) -> datetime | None:
     if not isinstance(timestamp, int) or isinstance(timestamp, bool):
         return None
-    return datetime.fromtimestamp(timestamp / 1000, tz=UTC)
+    try:
+        return datetime.fromtimestamp(timestamp / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):  # beyond what a datetime holds: no time
+        return None
 
 
 def _event_row(

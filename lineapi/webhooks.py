@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from dataclasses import dataclass, field
+
+from lineapi import strictjson
 
 
 class WebhookParseError(ValueError):
@@ -135,7 +136,7 @@ def parse_event(raw: dict) -> WebhookEvent | dict:
 
 def parse_webhook(raw_body: bytes) -> WebhookEnvelope:
     try:
-        data = json.loads(raw_body)
+        data = strictjson.loads(raw_body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise WebhookParseError(f"body is not JSON: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("destination"), str):

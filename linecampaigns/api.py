@@ -8,10 +8,12 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 from ninja.security import HttpBearer, SessionAuth
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
+from lineapi import strictjson
 from linecampaigns.roles import has_role
 from linecampaigns.services import api_token_authenticate
 
@@ -60,12 +62,28 @@ def require_role(request: HttpRequest, *roles: str) -> None:
         raise ApiError(403, "Your role does not allow this action.")
 
 
+class InvalidJsonBody(ValueError):
+    pass
+
+
+class StrictJsonParser(Parser):
+    """Bodies are JSON as JSON defines it: NaN, Infinity or 1e999 is a 400, never a 500 from
+    the database that cannot store them."""
+
+    def parse_body(self, request: HttpRequest):
+        try:
+            return strictjson.loads(request.body)
+        except ValueError as exc:  # also JSONDecodeError and UnicodeDecodeError
+            raise InvalidJsonBody(f"The body is not valid JSON: {exc}") from exc
+
+
 api = NinjaAPI(
     title="linecampaigns API",
     version="1",
     urls_namespace="api",
     auth=[BearerToken(), BrowserSession()],
     docs_url="/docs",
+    parser=StrictJsonParser(),
 )
 
 
@@ -112,6 +130,9 @@ def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if isinstance(exc.__cause__, InvalidJsonBody):  # ninja wraps the parser's error
+        detail = str(exc.__cause__)
+        return _error(request, 400, detail, [{"field": "body", "message": detail}])
     return _error(request, exc.status_code, str(exc))
 
 

@@ -155,6 +155,26 @@ def test_a_malformed_signed_body_is_400(client, connection, body) -> None:
     assert not WebhookEvent.objects.exists()
 
 
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_a_signed_body_with_a_non_finite_number_is_malformed(client, connection, number) -> None:
+    body = envelope([_message("01NONFINITE")]).replace(
+        b'"timestamp": 1700000000000', f'"timestamp": {number}'.encode()
+    )
+    assert number.encode() in body
+    response = post_signed(client, connection, body)
+    assert response.status_code == 400
+    assert "NaN/Infinity are not allowed" in response.json()["detail"]
+    assert not WebhookEvent.objects.exists()
+
+
+@pytest.mark.parametrize("timestamp", [10**30, 1e30, -(10**30)])
+def test_an_event_time_out_of_range_is_stored_without_a_time(client, connection, timestamp):
+    for kind in ("message", "somethingNew"):
+        body = envelope([{**_message(f"01HUGE{kind}"), "type": kind, "timestamp": timestamp}])
+        assert post_signed(client, connection, body).status_code == 200
+    assert list(WebhookEvent.objects.values_list("event_time", flat=True)) == [None, None]
+
+
 def test_an_unknown_slug_is_404(client, connection) -> None:
     response = client.post(
         "/webhooks/line/no-such-slug/",
