@@ -451,6 +451,23 @@ def campaigns_start_due() -> dict[str, int]:
         figures["expired"] += lifecycle.campaign_expire(campaign)
     due = Campaign.objects.filter(status=Campaign.Status.SCHEDULED, scheduled_at__lte=now)
     for campaign in due:
+        # The launch checks again: the connection, LINE's validation and the quota may have
+        # changed since the campaign was scheduled. A failed check pauses it, with the reason.
+        problems = _launch_problems(campaign, campaign.messages or _messages_of(campaign))
+        if problems:
+            message = "Not started at its scheduled time: " + " ".join(problems)
+            message += " Fix this, then resume it."
+            paused = Campaign.objects.filter(
+                pk=campaign.pk, status=Campaign.Status.SCHEDULED
+            ).update(status=Campaign.Status.PAUSED, pause_reason=message)
+            if paused:
+                audit_record(
+                    actor=None,
+                    action="campaign.pause",
+                    target=campaign,
+                    details={"reason": message, "automatic": True},
+                )
+            continue
         with transaction.atomic():
             started = Campaign.objects.filter(
                 pk=campaign.pk, status=Campaign.Status.SCHEDULED

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from campaigns.models import Campaign, Delivery
-from campaigns.services import campaigns_start_due
+from campaigns.services import campaign_resume, campaigns_start_due
 from tests.campaigns.engine_support import (
     counters,
     drain,
@@ -114,3 +114,26 @@ def test_on_expiry_refused_rows_keep_their_failure_and_unattempted_rows_are_skip
     assert set(skipped.values_list("reason", "attempts")) == {("expired", 0)}
     assert counters(campaign) == row_counts(campaign)
     assert campaign.attempted == campaign.sent + campaign.failed
+
+
+def test_a_due_campaign_is_checked_again_and_paused_with_the_reason_if_it_cannot_go(
+    emulator, connection, marketer
+):
+    """Between scheduling and the due time the quota can run out: LINE would refuse every
+    message, so the campaign is paused before sending, says why, and resumes once fixed."""
+    make_contacts(3)
+    later = timezone.now() + datetime.timedelta(hours=2)
+    campaign = launch(marketer, connection, messages=HELLO, scheduled_at=later)
+    emulator.configure(monthly_quota=1)
+    Campaign.objects.filter(pk=campaign.pk).update(scheduled_at=timezone.now())
+
+    assert campaigns_start_due() == {"started": 0, "expired": 0}
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.PAUSED
+    assert "Not started at its scheduled time" in campaign.pause_reason
+    assert "quota" in campaign.pause_reason
+    assert not Delivery.objects.filter(campaign=campaign).exists() and ledger(emulator) == {}
+
+    emulator.configure(monthly_quota=1000)
+    campaign = drain(campaign_resume(campaign=campaign, user=marketer))
+    assert (campaign.status, campaign.sent) == (Campaign.Status.COMPLETED, 3)
