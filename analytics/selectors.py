@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from analytics.models import CampaignInsight, CampaignReport
 from campaigns.models import RETRYABLE_REASONS, Campaign, Delivery
+from campaigns.selectors import campaign_done
 from connections.models import Connection
 
 UTC = dt.UTC
@@ -302,12 +303,11 @@ def send_rate(campaign: Campaign) -> float | None:
 
 
 def progress(campaign: Campaign) -> dict:
-    total = campaign.recipients_total
-    done = campaign.sent + campaign.failed + campaign.skipped
+    done, percent = campaign_done(campaign=campaign)
     return {
         "done": done,
-        "total": total,
-        "percent": round(100 * done / total, 1) if total else 0.0,
+        "total": campaign.recipients_total,
+        "percent": percent,
         "rate": send_rate(campaign) if campaign.status == Campaign.Status.SENDING else None,
         "live": campaign.status in LIVE_STATUSES or campaign.status == Campaign.Status.SCHEDULED,
     }

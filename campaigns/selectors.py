@@ -101,6 +101,14 @@ def test_recipient(*, line_id: str) -> Contact:
     return contact or Contact(line_id=line_id, kind=Contact.kind_for(line_id))
 
 
+def campaign_done(*, campaign: Campaign) -> tuple[int, float]:
+    """Recipients settled and their percentage of the delivery rows: the one progress figure
+    of the campaign page and the report. Skipped rows are settled too, so they count as done."""
+    done = campaign.attempted + campaign.skipped
+    total = campaign.recipients_total
+    return done, round(100 * done / total, 1) if total else 0.0
+
+
 def campaign_progress(*, campaign: Campaign) -> dict:
     campaign.refresh_from_db(
         fields=[
@@ -113,7 +121,7 @@ def campaign_progress(*, campaign: Campaign) -> dict:
             "skipped",
         ]
     )
-    to_send = campaign.recipients_total - campaign.skipped
+    done, percent = campaign_done(campaign=campaign)
     since = timezone.now() - datetime.timedelta(seconds=RATE_WINDOW_SECONDS)
     recent = Delivery.objects.filter(
         campaign=campaign,
@@ -128,8 +136,8 @@ def campaign_progress(*, campaign: Campaign) -> dict:
         "sent": campaign.sent,
         "failed": campaign.failed,
         "skipped": campaign.skipped,
-        "pending": max(to_send - campaign.attempted, 0),
-        "percent": round(100 * campaign.attempted / to_send, 1) if to_send > 0 else 0.0,
+        "pending": max(campaign.recipients_total - done, 0),
+        "percent": percent,
         "rate_per_s": round(recent / RATE_WINDOW_SECONDS, 1),
     }
 

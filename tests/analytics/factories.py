@@ -115,7 +115,7 @@ def row_counts(c: Campaign) -> dict[str, int]:
     )
     sent, failed = by.get("sent", 0), by.get("failed", 0)
     return {
-        "attempted": sent + failed + by.get("sending", 0),
+        "attempted": sent + failed,  # as the engine counts: a row in flight is not attempted yet
         "sent": sent,
         "failed": failed,
         "skipped": by.get("skipped", 0),
