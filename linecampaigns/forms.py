@@ -2,7 +2,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 
-from linecampaigns.roles import ROLES
+from linecampaigns.roles import MARKETER, ROLES
 
 User = get_user_model()
 ROLE_CHOICES = [(role, role) for role in ROLES]
@@ -35,7 +35,8 @@ class BootstrapForm(forms.Form):
 class UserCreateForm(BootstrapForm):
     username = forms.CharField(max_length=150)
     email = forms.EmailField(required=False)
-    role = forms.ChoiceField(choices=ROLE_CHOICES)
+    # Marketer, not the first choice (Admin): the least surprising role for a new colleague.
+    role = forms.ChoiceField(choices=ROLE_CHOICES, initial=MARKETER)
     password = forms.CharField(
         widget=forms.PasswordInput, help_text="The user can change it after logging in."
     )
@@ -46,11 +47,11 @@ class UserCreateForm(BootstrapForm):
             raise forms.ValidationError(f"A user named {username!r} already exists.")
         return username
 
-    def clean(self) -> dict:
-        data = super().clean()
-        if data.get("password") and data.get("username"):
-            validate_password(data["password"], User(username=data["username"]))
-        return data
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        # Fields clean in order, so the username (when valid) is known by now.
+        validate_password(password, User(username=self.cleaned_data.get("username", "")))
+        return password
 
 
 class UserRoleForm(BootstrapForm):
