@@ -18,7 +18,7 @@ from audiences.services import (
     contacts_bulk_upsert,
     segment_create,
 )
-from linecampaigns.api import ApiError, require_role
+from linecampaigns.api import ApiError, PageNumber, require_role
 from linecampaigns.roles import READERS, WRITERS
 
 router = Router(tags=["audiences"])
@@ -190,11 +190,9 @@ def delete_contact(request: HttpRequest, line_id: str) -> Status:
 
 
 @router.get("/contacts", response=ContactPage)
-def list_contacts(request: HttpRequest, segment: int | None = None, page: int = 1) -> dict:
+def list_contacts(request: HttpRequest, segment: int | None = None, page: PageNumber = 1) -> dict:
     """Newest first, 100 a page. With `segment`, only the contacts that segment matches."""
     require_role(request, *READERS)
-    if page < 1:
-        raise ApiError(400, "page starts at 1.", [{"field": "page", "message": "must be >= 1"}])
     if segment is not None:
         try:
             qs = segment_contacts(rules=_segment(segment).rules)

@@ -12,7 +12,7 @@ from campaigns import selectors, services
 from campaigns.models import Campaign, Delivery, MessageTemplate
 from connections.models import Connection
 from lineapi import LINE_ID_RE
-from linecampaigns.api import ApiError, AwareDatetime, require_role
+from linecampaigns.api import ApiError, AwareDatetime, PageNumber, require_role
 from linecampaigns.roles import READERS, WRITERS
 
 router = Router(tags=["campaigns"])
@@ -251,11 +251,9 @@ def test_campaign(request: HttpRequest, campaign_id: int, payload: TestIn) -> di
 
 
 @router.get("/campaigns/{campaign_id}/deliveries", response=DeliveryPage)
-def list_deliveries(request: HttpRequest, campaign_id: int, status: str = "", page: int = 1):
+def list_deliveries(request: HttpRequest, campaign_id: int, status: str = "", page: PageNumber = 1):
     """One row per recipient, 100 a page, in snapshot order; filter by `status`."""
     require_role(request, *READERS)
-    if page < 1:
-        raise ApiError(400, "page starts at 1.", [{"field": "page", "message": "must be >= 1"}])
     if status and status not in Delivery.Status.values:
         raise ApiError(
             400,

@@ -6,7 +6,7 @@ from ninja import Field, Router, Schema, Status
 
 from campaigns.models import MessageTemplate
 from campaigns.template_services import TemplateInvalid, template_create
-from linecampaigns.api import ApiError, require_role
+from linecampaigns.api import ApiError, Limit, Offset, require_role
 from linecampaigns.roles import READERS, WRITERS
 
 router = Router(tags=["templates"])
@@ -41,10 +41,9 @@ def create_template(request: HttpRequest, payload: TemplateIn) -> Status:
 
 
 @router.get("/templates", response=list[TemplateOut])
-def list_templates(request: HttpRequest, limit: int = 100, offset: int = 0) -> list:
+def list_templates(request: HttpRequest, limit: Limit = 100, offset: Offset = 0) -> list:
     """Newest first; page with `limit` (at most 500) and `offset`."""
     require_role(request, *READERS)
-    limit, offset = max(1, min(limit, 500)), max(offset, 0)
     return list(MessageTemplate.objects.all()[offset : offset + limit])
 
 

@@ -10,7 +10,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 from ninja.security import HttpBearer, SessionAuth
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
 from lineapi import strictjson
@@ -55,6 +55,14 @@ def _require_time_zone(value: datetime) -> datetime:
 
 # The one datetime type for API input: ISO 8601 with a time zone offset (or Z).
 AwareDatetime = Annotated[datetime, AfterValidator(_require_time_zone)]
+
+
+# Paging parameters, bounded so that a huge number is a 400 naming it rather than an OFFSET the
+# database cannot hold (a 500). 10,000,000 rows deep is past any list this product keeps.
+MAX_OFFSET = 10_000_000
+PageNumber = Annotated[int, Field(ge=1, le=MAX_OFFSET // 100)]  # lists of 100 a page
+Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET)]
+Limit = Annotated[int, Field(ge=1, le=500)]
 
 
 def require_role(request: HttpRequest, *roles: str) -> None:

@@ -53,3 +53,28 @@ def test_large_finite_numbers_are_still_numbers(writer):
     response = _send(writer, "put", f"/api/v1/contacts/{LINE_ID}", '{"attributes": {"x": 1e300}}')
     assert response.status_code == 201, response.content
     assert Contact.objects.get().attributes == {"x": 1e300}
+
+
+@pytest.mark.parametrize(
+    "path, field, value",
+    [
+        ("/api/v1/contacts", "page", 10**20),
+        ("/api/v1/contacts", "page", 0),
+        ("/api/v1/campaigns/1/deliveries", "page", 10**20),
+        ("/api/v1/templates", "offset", 10**21),
+        ("/api/v1/templates", "offset", -1),
+        ("/api/v1/templates", "limit", 10**21),
+        ("/api/v1/templates", "limit", 501),
+    ],
+)
+def test_paging_out_of_bounds_is_a_400_naming_the_parameter(writer, path, field, value):
+    response = writer.get(path, {field: value})
+    assert response.status_code == 400, response.content
+    [error] = response.json()["errors"]
+    assert error["field"] == field
+    assert "less than or equal" in error["message"] or "greater than" in error["message"]
+
+
+def test_paging_within_bounds_still_works(writer):
+    assert writer.get("/api/v1/contacts", {"page": 100_000}).json()["items"] == []
+    assert writer.get("/api/v1/templates", {"offset": 10_000_000, "limit": 500}).json() == []
