@@ -63,6 +63,9 @@ ATTRIBUTE_PREFIX = "attributes."
 ATTRIBUTE_KEY_RE = re.compile(r"^[^\x00-\x1f]{1,100}$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_IN_VALUES = 1000
+# Attribute numbers compare in SQL; beyond this the databases overflow (SQLite's 64-bit
+# integers, casts to float). 10**15 is past any count, price or id a marketer segments on.
+MAX_NUMBER = 10**15
 
 
 class RuleError(ValueError):
@@ -197,6 +200,8 @@ def _scalar(field: str, op: str, value: object, where: str) -> object:
         if not isinstance(value, str) or (op == "contains" and not value):
             raise RuleError(where, f"{field} {op} takes a non-empty text value.")
         return value
+    if _is_number(value) and abs(value) > MAX_NUMBER:
+        raise RuleError(where, f"{field} {op}: numbers are limited to ±{MAX_NUMBER:,}.")
     if op in COMPARE_OPS:
         if not _is_number(value) and parse_date(value) is None:
             raise RuleError(where, f"{field} {op} takes a number or an ISO date.")

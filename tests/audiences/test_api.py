@@ -246,3 +246,13 @@ def test_unknown_fields_are_refused_not_dropped(writer):
     assert bulk.status_code == 200
     assert bulk.json()["created"] == 0
     assert "plan" in bulk.json()["rejected"][0]["reason"]
+
+
+def test_a_rule_number_beyond_the_limit_is_refused_at_save_naming_its_path(writer):
+    rules = {"any": [{"field": "attributes.points", "op": "gt", "value": 10**20}]}
+    response = post(writer, "/segments", {"name": "huge", "rules": rules})
+    assert response.status_code == 400, response.content
+    [error] = response.json()["errors"]
+    assert error["field"] == "rules.any[0].value"
+    assert "limited to" in error["message"]
+    assert not Segment.objects.exists()

@@ -183,6 +183,18 @@ def test_bad_rules_raise_an_error_naming_the_place(rules, where):
     assert info.value.field == where
 
 
+@pytest.mark.parametrize("op", ["eq", "neq", "gt", "lte"])
+@pytest.mark.parametrize("value", [10**15 + 1, -(10**20), 1e300, -1e16])
+def test_numbers_beyond_a_quadrillion_are_refused_naming_the_place(op, value):
+    with pytest.raises(RuleError) as info:
+        segment_contacts(rules=cond("attributes.big", op, value))
+    assert info.value.field == "rules.all[0].value"
+    assert "limited to ±1,000,000,000,000,000" in info.value.message
+    with pytest.raises(RuleError) as info:
+        segment_contacts(rules=cond("attributes.big", "in", [1, value]))
+    assert info.value.field == "rules.all[0].value[1]"
+
+
 def test_unusual_attribute_keys_and_large_numbers_compare_safely():
     contact(display_name="q", attributes={'we"ird\\key': 5, "年齢": 41, "big": 10**15})
     contact(display_name="r", attributes={'we"ird\\key': "5", "年齢": 12.5, "big": 3})
