@@ -8,6 +8,9 @@ from campaigns.models import Delivery
 from linecampaigns.forms import BootstrapForm
 
 DEFAULT_DAYS = 30
+# No campaign was launched before this day or after today: the chosen days are clamped to
+# them, so that 9999-12-31 shows everything so far instead of overflowing a date.
+FIRST_DAY = dt.date(2000, 1, 1)
 STATUS_CHOICES = [
     ("", "Any status"),
     ("attempted", "Attempted (sent or failed)"),
@@ -30,7 +33,8 @@ class DateRangeForm(BootstrapForm):
         data = self.cleaned_data if self.is_bound and self.is_valid() else {}
         end = data.get("end") or today
         start = data.get("start") or end - dt.timedelta(days=DEFAULT_DAYS - 1)
-        return (start, end) if start <= end else (end, start)
+        start, end = sorted(min(max(day, FIRST_DAY), today) for day in (start, end))
+        return start, end
 
 
 class DeliveryFilterForm(BootstrapForm):

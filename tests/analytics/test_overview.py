@@ -76,6 +76,19 @@ def test_quota_use_counts_this_months_accepted_messages_per_connection(db):
     assert (quota["Other"]["quota_used"], quota["Other"]["quota_limit"]) == (42, 500)
 
 
+def test_days_beyond_today_or_before_2000_are_clamped_not_a_500(db, analyst_client):
+    conn = factories.connection()
+    recent = factories.campaign(conn, name="Recent", started_at=timezone.now())
+    wide = {"start": "0001-01-01", "end": "9999-12-31"}
+    response = analyst_client.get(reverse("analytics_overview"), wide)
+    assert response.status_code == 200
+    assert (response.context["start"], response.context["end"]) == (
+        dt.date(2000, 1, 1),
+        timezone.localdate(),
+    )
+    assert f'data-campaign="{recent.pk}"' in response.content.decode()
+
+
 def test_empty_range_shows_helpful_empty_states(db, analyst_client):
     html = analyst_client.get(reverse("analytics_overview")).content.decode()
     assert "No campaign was launched in this range" in html
