@@ -1,11 +1,14 @@
 """The REST API at /api/v1/: bearer tokens, role checks and one error format for every app."""
 
+import logging
+from collections.abc import Callable
 from datetime import datetime
+from functools import wraps
 from typing import Annotated
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
@@ -16,6 +19,8 @@ from pydantic_core import PydanticCustomError
 from lineapi import strictjson
 from linecampaigns.roles import has_role
 from linecampaigns.services import api_token_authenticate
+
+logger = logging.getLogger(__name__)
 
 
 class BearerToken(HttpBearer):
@@ -134,6 +139,42 @@ def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
         f"The request body is {message}; send it in smaller requests.",
         [{"field": "body", "message": message}],
     )
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return _error(request, 404, str(exc) or "Not found.")
+
+
+@api.exception_handler(Exception)
+def _internal_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # The traceback goes to the log only: a response could carry data or secrets.
+    logger.exception("Unexpected error in the API: %s %s", request.method, request.path)
+    return _error(request, 500, "Internal error.")
+
+
+def unknown_path(request: HttpRequest, rest: str = "") -> JsonResponse:
+    """Any /api/v1/ path no endpoint has: the API's JSON 404, not the dashboard's page."""
+    detail = f"No endpoint at {request.path}; see /api/v1/docs."
+    return JsonResponse({"detail": detail, "errors": []}, status=404)
+
+
+def json_method_not_allowed(view: Callable) -> Callable:
+    """Wraps an API path's view so that a method it does not take is a JSON 405 (ninja answers
+    that with plain text)."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if not isinstance(response, HttpResponseNotAllowed):
+            return response
+        allowed = response["Allow"]
+        detail = f"{request.method} is not allowed here; use {allowed}."
+        json = JsonResponse({"detail": detail, "errors": []}, status=405)
+        json["Allow"] = allowed
+        return json
+
+    return wrapped
 
 
 @api.exception_handler(HttpError)

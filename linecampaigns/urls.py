@@ -1,18 +1,25 @@
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 
 from linecampaigns import views
-from linecampaigns.api import api
+from linecampaigns.api import api, json_method_not_allowed, unknown_path
 
 
 def _api_urls(urls: tuple) -> tuple:
     """The API authenticates each request itself (bearer token or session) and answers 401 in
-    JSON, so LoginRequiredMiddleware's redirect to the login page must not apply to it."""
+    JSON, so LoginRequiredMiddleware's redirect to the login page must not apply to it. A
+    wrong method is a JSON 405, and a path no endpoint has a JSON 404 (the last pattern)."""
     patterns, app_name, namespace = urls
+    not_found = csrf_exempt(unknown_path)
+    not_found.login_required = False
     for pattern in patterns:
-        if pattern.name not in ("openapi-json", "openapi-view"):
+        if pattern.name == "api-root":  # ninja's own raises Http404: Django's HTML page
+            pattern.callback = not_found
+        elif pattern.name not in ("openapi-json", "openapi-view"):
+            pattern.callback = json_method_not_allowed(pattern.callback)
             pattern.callback.login_required = False
-    return patterns, app_name, namespace
+    return [*patterns, re_path(r"^(?P<rest>.*)$", not_found)], app_name, namespace
 
 
 urlpatterns = [

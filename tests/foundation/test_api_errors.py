@@ -78,3 +78,65 @@ def test_paging_out_of_bounds_is_a_400_naming_the_parameter(writer, path, field,
 def test_paging_within_bounds_still_works(writer):
     assert writer.get("/api/v1/contacts", {"page": 100_000}).json()["items"] == []
     assert writer.get("/api/v1/templates", {"offset": 10_000_000, "limit": 500}).json() == []
+
+
+def _is_standard_error(response, status: int) -> dict:
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"detail", "errors"} and body["detail"]
+    return body
+
+
+def test_an_unknown_campaign_in_analytics_is_a_standard_404(writer):
+    for path in ("/api/v1/campaigns/999/report", "/api/v1/campaigns/999/deliveries.csv"):
+        _is_standard_error(writer.get(path), 404)
+
+
+@pytest.mark.parametrize("method", ["get", "post", "put", "delete"])
+@pytest.mark.parametrize("path", ["/api/v1/nothing-here", "/api/v1/contacts/x/y/z", "/api/v1/"])
+def test_an_unknown_api_path_is_a_json_404(writer, method, path):
+    body = _is_standard_error(getattr(writer, method)(path), 404)
+    assert path in body["detail"]
+
+
+def test_an_unknown_api_path_is_a_json_404_for_browser_sessions_too(marketer):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(marketer)
+    _is_standard_error(browser.post("/api/v1/nothing-here", {}), 404)
+    _is_standard_error(Client().get("/api/v1/nothing-here"), 404)  # not a login redirect
+
+
+def test_a_method_a_path_does_not_take_is_a_json_405(writer):
+    response = writer.delete("/api/v1/campaigns")
+    body = _is_standard_error(response, 405)
+    assert "DELETE" in body["detail"]
+    assert set(response["Allow"].replace(" ", "").split(",")) == {"GET", "POST"}
+
+
+def test_an_unexpected_error_is_a_json_500_that_is_logged_not_shown(writer, monkeypatch, caplog):
+    from audiences import api as audiences_api
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(audiences_api, "_contact", explode)
+    with caplog.at_level("ERROR"):
+        response = writer.get(f"/api/v1/contacts/{LINE_ID}")
+    body = _is_standard_error(response, 500)
+    assert body == {"detail": "Internal error.", "errors": []}
+    assert "secret internals" not in response.content.decode()
+    assert any(r.exc_info and "secret internals" in str(r.exc_info[1]) for r in caplog.records)
+
+
+def test_wrapped_endpoints_still_need_no_csrf_token_with_a_bearer_token(marketer):
+    from django.test import Client
+
+    from linecampaigns.services import api_token_create
+
+    _, raw = api_token_create(user=marketer, name="csrf")
+    client = Client(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"Bearer {raw}")
+    response = client.put(f"/api/v1/contacts/{LINE_ID}", {}, content_type="application/json")
+    assert response.status_code == 201, response.content
