@@ -1,30 +1,17 @@
 """The delivery log as CSV, streamed row by row, safe to open in a spreadsheet."""
 
 import csv
-import datetime as dt
 from collections.abc import Iterable, Iterator
 
 from django.http import StreamingHttpResponse
 
 from analytics.selectors import CSV_COLUMNS
-
-# A cell starting with one of these is read as a formula by spreadsheets (CSV injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+from linecampaigns.spreadsheet import neutralise
 
 
 class _Echo:
     def write(self, value: str) -> str:
         return value
-
-
-def neutralise(value: object) -> object:
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 def csv_lines(rows: Iterable[tuple]) -> Iterator[str]:

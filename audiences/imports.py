@@ -31,6 +31,7 @@ from audiences.selectors import attribute_types
 from audiences.services import ContactRow, attribute_keys_record, contacts_upsert_rows
 from lineapi import LINE_ID_RE
 from linecampaigns.services import audit_record
+from linecampaigns.spreadsheet import neutralise
 
 CHUNK_ROWS = 5000
 STALE_AFTER = datetime.timedelta(minutes=10)
@@ -351,7 +352,8 @@ class _Report:
             self.writer.writerow(["row", "value", "reason"])
         if len(value) > 200:
             value = value[:200] + "…"
-        self.writer.writerow([row, BAD_TEXT_RE.sub("\ufffd", value), reason])
+        cells = [row, BAD_TEXT_RE.sub("\ufffd", value), reason]
+        self.writer.writerow([neutralise(cell) for cell in cells])
 
     def close(self) -> None:
         if self.file is not None:

@@ -6,10 +6,10 @@ from django.http import StreamingHttpResponse
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from analytics.exports import neutralise
 from audiences.models import Contact
 from campaigns.models import Delivery
 from linecampaigns.models import AuditEntry
+from linecampaigns.spreadsheet import neutralise
 from tests.analytics import factories
 from tests.analytics.pages import csv_rows
 

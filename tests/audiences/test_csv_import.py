@@ -125,6 +125,23 @@ def test_broken_rows_are_rejected_alone_and_reported(tmp_path):
     assert set(Contact.objects.values_list("line_id", flat=True)) == {ok[0], ok[4]}
 
 
+def test_the_error_report_neutralises_cells_a_spreadsheet_would_run(tmp_path):
+    lines = [
+        "line_id,age",
+        '=HYPERLINK("http://evil"),1',
+        "@SUM(A1),2",
+        "-2+3,3",
+        f"{A},=1+2",
+    ]
+    job = run(tmp_path, "\n".join(lines).encode() + b"\n", {"age": "number"})
+    assert job.rejected == 4
+    values = [r["value"] for r in report_rows(job)]
+    assert values == ['\'=HYPERLINK("http://evil")', "'@SUM(A1)", "'-2+3", "'=1+2"]
+    with open(job.error_report.path, encoding="utf-8-sig", newline="") as f:
+        for cells in list(csv.reader(f))[1:]:
+            assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells)
+
+
 def test_runaway_quoted_field_is_rejected_and_later_rows_still_land(tmp_path):
     import audiences.imports as imports
 
