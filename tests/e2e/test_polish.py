@@ -72,3 +72,23 @@ def test_lists_say_why_they_are_empty(page: Page, app: App):
     page.get_by_label("Search", exact=True).fill("nobody-by-this-name")
     page.get_by_label("Search", exact=True).press("Enter")
     expect(page.locator(".empty-state")).to_contain_text("No contacts match")
+
+
+@pytest.mark.browser_context_args(viewport={"width": 375, "height": 800})
+def test_users_page_fits_a_phone_with_every_role_readable(page: Page, app: App):
+    switch_to(page, app, "admin")
+    page.goto(f"{app.url}/settings/users/")
+    table = page.locator(".table-responsive").first
+    assert table.evaluate("e => e.scrollWidth <= e.clientWidth"), "the table scrolls sideways"
+    for name in ("admin", "marketer", "analyst"):
+        select = page.get_by_label(f"Role of {name}")
+        expect(select).to_be_visible()
+        # The whole selected role shows, not just the arrow.
+        assert select.evaluate(
+            "s => { const c = document.createElement('canvas').getContext('2d');"
+            " c.font = getComputedStyle(s).font;"
+            " return s.clientWidth > c.measureText(s.selectedOptions[0].text).width + 20; }"
+        ), f"the role of {name} is cut"
+    rows = page.locator("tbody tr")
+    for i in range(rows.count()):
+        expect(rows.nth(i).get_by_text("Last login")).to_be_visible()
