@@ -28,7 +28,15 @@ from django.utils import timezone
 
 from audiences.models import Contact, ImportJob
 from audiences.selectors import attribute_types
-from audiences.services import ContactRow, attribute_keys_record, contacts_upsert_rows
+from audiences.services import (
+    MAX_ATTRIBUTE_KEYS,
+    MAX_KEY_CHARS,
+    ContactError,
+    ContactRow,
+    attribute_keys_record,
+    attributes_check,
+    contacts_upsert_rows,
+)
 from lineapi import LINE_ID_RE
 from linecampaigns.services import audit_record
 from linecampaigns.spreadsheet import neutralise
@@ -241,7 +249,13 @@ def validate_mapping(*, header: list[str], mapping: dict) -> dict:
     if display_name and display_name not in header:
         raise ImportFileError(f"The file has no column {display_name!r}.")
     attributes = mapping.get("attributes") or {}
+    if len(attributes) > MAX_ATTRIBUTE_KEYS:
+        raise ImportFileError(f"At most {MAX_ATTRIBUTE_KEYS} attribute columns per contact.")
     for column, kind in attributes.items():
+        if len(column) > MAX_KEY_CHARS:
+            raise ImportFileError(
+                f"Column {column[:40]!r}…: an attribute name is at most {MAX_KEY_CHARS} characters."
+            )
         if column not in header:
             raise ImportFileError(f"The file has no column {column!r}.")
         if kind not in ImportJob.ColumnType.values:
@@ -509,6 +523,11 @@ def _parse(
             attributes[name] = convert(cell, kind)
         except ValueError as exc:
             return None, cell, f"{name}: {exc}"
+    try:
+        attributes_check(attributes)
+    except ContactError as exc:
+        key = exc.field.removeprefix("attributes.")
+        return None, str(attributes.get(key, "")), exc.reason
     display_name = record[name_col].strip()[:255] if name_col is not None else ""
     return ContactRow(line_id, display_name, attributes), "", ""
 

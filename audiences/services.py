@@ -18,6 +18,11 @@ from lineapi import LINE_ID_RE
 from linecampaigns.services import audit_record
 
 BULK_MAX = 10_000
+# Limits on a contact's attributes, so that one contact cannot hold megabytes or thousands of
+# keys. Keys are cut at 100 characters in the catalogue too (attribute_keys_record).
+MAX_ATTRIBUTE_KEYS = 200
+MAX_KEY_CHARS = 100
+MAX_VALUE_BYTES = 4096
 SQL_ROWS = 500  # rows per INSERT statement
 
 
@@ -73,6 +78,33 @@ def contains_nul(value: object) -> bool:
     if isinstance(value, list):
         return any(contains_nul(v) for v in value)
     return False
+
+
+def attributes_check(attributes: object) -> None:
+    """Raise ContactError unless `attributes` is a JSON object within the limits above; the
+    error names the key at fault. The API, the bulk endpoint and the CSV import all use it."""
+    if not isinstance(attributes, dict):
+        raise ContactError("attributes", "must be a JSON object.")
+    if len(attributes) > MAX_ATTRIBUTE_KEYS:
+        given = len(attributes)
+        raise ContactError("attributes", f"at most {MAX_ATTRIBUTE_KEYS} keys ({given} given).")
+    for key, value in attributes.items():
+        if len(key) > MAX_KEY_CHARS:
+            raise ContactError(
+                "attributes", f"key {key[:40]!r}… is longer than {MAX_KEY_CHARS} characters."
+            )
+        if _json_too_large(value):
+            raise ContactError(
+                f"attributes.{key}", f"the value is larger than {MAX_VALUE_BYTES:,} bytes of JSON."
+            )
+
+
+def _json_too_large(value: object) -> bool:
+    # A short string cannot exceed the limit (at most 6 bytes a character, as \uXXXX): skip
+    # encoding it, which an import of a million rows would otherwise do for every cell.
+    if isinstance(value, str) and 6 * len(value) + 2 <= MAX_VALUE_BYTES:
+        return False
+    return len(json.dumps(value, ensure_ascii=False).encode()) > MAX_VALUE_BYTES
 
 
 def contact_fields_clean(item: object) -> dict:
@@ -167,8 +199,8 @@ def contact_upsert(
     and keeps its previous one in `merged_line_ids` (see `_contact_rekey`). A `None` attribute
     value removes that key."""
     validate_line_id(line_id)
-    if attributes is not None and not isinstance(attributes, dict):
-        raise ContactError("attributes", "must be a JSON object.")
+    if attributes is not None:
+        attributes_check(attributes)
     if external_id is not None and (not isinstance(external_id, str) or not external_id.strip()):
         raise ContactError("external_id", "must be a non-empty string.")
     by_line = Contact.objects.select_for_update().filter(line_id=line_id).first()
@@ -196,6 +228,12 @@ def contact_upsert(
         contact.display_name = display_name[:255]
     if attributes is not None or replace_attributes:
         contact.attributes = _merge_attributes(contact.attributes, attributes, replace_attributes)
+        if len(contact.attributes) > MAX_ATTRIBUTE_KEYS:
+            raise ContactError(
+                "attributes",
+                f"the contact would have {len(contact.attributes)} keys; "
+                f"at most {MAX_ATTRIBUTE_KEYS} (a null value removes a key).",
+            )
     if external_id:
         contact.external_id = external_id
     if opted_out is not None:
@@ -269,8 +307,8 @@ def contacts_bulk_upsert(*, contacts: list, source: str = Contact.Source.API, ac
         try:
             item = contact_fields_clean(raw)
             validate_line_id(line_id)
-            if item["attributes"] is not None and not isinstance(item["attributes"], dict):
-                raise ContactError("attributes", "must be a JSON object.")
+            if item["attributes"] is not None:
+                attributes_check(item["attributes"])
             if item["external_id"] is not None or item["opted_out"] is not None:
                 _, was_created = contact_upsert(**item, source=source, actor=actor)
                 created, updated = created + was_created, updated + (not was_created)

@@ -256,3 +256,42 @@ def test_a_rule_number_beyond_the_limit_is_refused_at_save_naming_its_path(write
     assert error["field"] == "rules.any[0].value"
     assert "limited to" in error["message"]
     assert not Segment.objects.exists()
+
+
+LIMIT_CASES = [
+    ({f"k{i}": i for i in range(201)}, "attributes", "at most 200 keys"),
+    ({"k" * 101: 1}, "attributes", "longer than 100 characters"),
+    ({"bio": "x" * 4097}, "attributes.bio", "larger than 4,096 bytes"),
+    ({"tags": ["abcdefghij"] * 400}, "attributes.tags", "larger than 4,096 bytes"),
+]
+
+
+@pytest.mark.parametrize(("attributes", "field", "message"), LIMIT_CASES)
+def test_attributes_beyond_the_limits_are_a_400_naming_the_key(writer, attributes, field, message):
+    response = put(writer, line_id(), {"attributes": attributes})
+    assert response.status_code == 400, response.content
+    [error] = response.json()["errors"]
+    assert error["field"] == field and message in error["message"]
+    assert not Contact.objects.exists()
+
+
+@pytest.mark.parametrize(("attributes", "field", "message"), LIMIT_CASES)
+def test_bulk_rejects_only_the_item_beyond_the_limits(writer, attributes, field, message):
+    bad, good = line_id(), line_id()
+    items = [{"line_id": bad, "attributes": attributes}, {"line_id": good}]
+    body = post(writer, "/contacts/bulk", {"contacts": items}).json()
+    assert body["created"] == 1
+    [rejected] = body["rejected"]
+    assert rejected["index"] == 0 and rejected["reason"].startswith(f"{field}: ")
+    assert message in rejected["reason"]
+    assert list(Contact.objects.values_list("line_id", flat=True)) == [good]
+
+
+def test_the_limits_allow_what_they_name_and_count_keys_after_the_merge(writer):
+    lid, full = line_id(), {f"k{i}": "v" * 600 for i in range(200)}
+    assert put(writer, lid, {"attributes": full, "external_id": "e1"}).status_code == 201
+    response = put(writer, lid, {"attributes": {"one_more": 1}, "external_id": "e1"})
+    assert response.status_code == 400
+    assert "would have 201 keys" in response.json()["errors"][0]["message"]
+    swap = {"k0": None, "one_more": 1}
+    assert put(writer, lid, {"attributes": swap, "external_id": "e1"}).status_code == 200

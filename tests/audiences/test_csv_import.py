@@ -4,7 +4,13 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from audiences.imports import import_job_create, import_run, inspect_file, validate_mapping
+from audiences.imports import (
+    ImportFileError,
+    import_job_create,
+    import_run,
+    inspect_file,
+    validate_mapping,
+)
 from audiences.models import AttributeKey, Contact, ImportJob
 from tests.audiences.factories import contact
 
@@ -140,6 +146,30 @@ def test_the_error_report_neutralises_cells_a_spreadsheet_would_run(tmp_path):
     with open(job.error_report.path, encoding="utf-8-sig", newline="") as f:
         for cells in list(csv.reader(f))[1:]:
             assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells)
+
+
+def test_a_value_over_4_kb_is_rejected_naming_the_key_and_other_rows_land(tmp_path):
+    data = f"line_id,bio\n{A},{'x' * 5000}\n{B},short\n".encode()
+    job = run(tmp_path, data)
+    assert (job.created, job.rejected) == (1, 1)
+    [row] = report_rows(job)
+    assert row["row"] == "2" and row["reason"].startswith("attributes.bio: ")
+    assert "4,096 bytes" in row["reason"]
+    assert attrs(B) == {"bio": "short"}
+
+
+def test_a_mapping_beyond_the_attribute_limits_is_refused():
+    many = [f"c{i}" for i in range(201)]
+    with pytest.raises(ImportFileError, match="At most 200 attribute columns"):
+        validate_mapping(
+            header=["line_id", *many],
+            mapping={"line_id": "line_id", "attributes": dict.fromkeys(many, "text")},
+        )
+    long = "k" * 101
+    with pytest.raises(ImportFileError, match="at most 100 characters"):
+        validate_mapping(
+            header=["line_id", long], mapping={"line_id": "line_id", "attributes": {long: "text"}}
+        )
 
 
 def test_runaway_quoted_field_is_rejected_and_later_rows_still_land(tmp_path):
@@ -336,7 +366,7 @@ def test_the_mapping_form_starts_at_inferred_and_known_types(marketer_client, tm
     job = import_job_create(path=str(path), original_name="c.csv", user=None)
     response = marketer_client.get(reverse("import_detail", args=[job.pk]))
     form = response.context["form"]
-    initial = {f.label: f.initial for f in form.column_fields()}
+    initial = {f.label: f.initial for f, _ in form.column_fields()}
     assert initial == {"line_id": "", "name": "", "age": "number", "score": "text"}
     assert form["display_name"].value() == "name"
     assert "Known attribute: text" in response.content.decode()
