@@ -65,6 +65,8 @@ class ImportMappingForm(BootstrapForm):
 
     line_id = forms.ChoiceField(label="Column holding the LINE id")
     display_name = forms.ChoiceField(label="Column holding the display name", required=False)
+    # What a column chosen above is shown as instead of an attribute type (mapping() skips it).
+    CLAIMED = {"line_id": "LINE id column", "display_name": "Display name column"}
     replace_attributes = forms.BooleanField(
         required=False,
         label="Replace existing attributes (otherwise new values are merged into them)",
@@ -76,6 +78,8 @@ class ImportMappingForm(BootstrapForm):
         super().__init__(*args, **kwargs)
         self.fields["line_id"].choices = columns
         self.fields["display_name"].choices = [("", "None"), *columns]
+        for name, label in self.CLAIMED.items():
+            self.fields[name].widget.attrs["data-claims"] = label  # app.js follows a change
         types = [(self.IGNORE, "Ignore"), *list(ImportJob.ColumnType.choices)]
         known = attribute_types(keys=[c for c in job.header if c])
         # The proposal made on upload: the catalogue's type for known keys, else the inferred one.
@@ -88,10 +92,14 @@ class ImportMappingForm(BootstrapForm):
                     required=False,
                     initial=proposed.get(column, self.IGNORE),
                     help_text=f"Known attribute: {known[column]}" if column in known else "",
+                    # Added after BootstrapForm styled the declared fields.
+                    widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
                 )
 
-    def column_fields(self) -> list:
-        return [self[f"col_{i}"] for i, c in enumerate(self.job.header) if c]
+    def column_fields(self) -> list[tuple]:
+        """(field, what the column is claimed as or "") for each column, in file order."""
+        claimed = {self[name].value(): label for name, label in self.CLAIMED.items()}
+        return [(self[f"col_{i}"], claimed.get(c, "")) for i, c in enumerate(self.job.header) if c]
 
     def mapping(self) -> dict:
         data = self.cleaned_data

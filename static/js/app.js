@@ -26,3 +26,20 @@ document.addEventListener("click", function (event) {
     });
   }
 });
+
+// Import column mapping: the column chosen as the LINE id (or display name) is shown as such,
+// not offered as an attribute, since the import never makes it one.
+document.addEventListener("change", function (event) {
+  if (!event.target.matches("select[data-claims]")) { return; }
+  var claimed = Object.create(null);
+  event.target.form.querySelectorAll("select[data-claims]").forEach(function (select) {
+    if (select.value) { claimed[select.value] = select.dataset.claims; }
+  });
+  event.target.form.querySelectorAll("[data-column]").forEach(function (block) {
+    var label = claimed[block.dataset.column] || "";
+    var shown = block.querySelector("[data-claimed-as]");
+    shown.textContent = label;
+    shown.hidden = !label;
+    block.querySelector("[data-attribute-type]").hidden = Boolean(label);
+  });
+});

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import App
-from tests.e2e.flows import ensure_connection, seed_one_of_each, switch_to
+from tests.e2e.flows import ensure_connection, seed_one_of_each, switch_to, upload_csv
 
 
 @pytest.mark.browser_context_args(timezone_id="Asia/Tokyo")
@@ -92,3 +92,20 @@ def test_users_page_fits_a_phone_with_every_role_readable(page: Page, app: App):
     rows = page.locator("tbody tr")
     for i in range(rows.count()):
         expect(rows.nth(i).get_by_text("Last login")).to_be_visible()
+
+
+def test_the_line_id_column_is_not_offered_as_an_attribute(page: Page, app: App, tmp_path):
+    csv = tmp_path / "people.csv"
+    csv.write_text("member,plan\nU" + "c" * 32 + ",gold\n")
+    switch_to(page, app, "marketer")
+    upload_csv(page, app, csv)
+    page.get_by_label("Column holding the LINE id").select_option("member")
+    member, plan = (page.locator(f"[data-column='{c}']") for c in ("member", "plan"))
+    expect(member).to_contain_text("LINE id column")
+    expect(member.get_by_role("combobox")).to_be_hidden()
+    expect(plan.get_by_role("combobox")).to_be_visible()
+
+    page.get_by_label("Column holding the LINE id").select_option("plan")
+    expect(plan).to_contain_text("LINE id column")
+    expect(plan.get_by_role("combobox")).to_be_hidden()
+    expect(member.get_by_role("combobox")).to_be_visible()
