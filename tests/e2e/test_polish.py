@@ -109,3 +109,17 @@ def test_the_line_id_column_is_not_offered_as_an_attribute(page: Page, app: App,
     expect(plan).to_contain_text("LINE id column")
     expect(plan.get_by_role("combobox")).to_be_hidden()
     expect(member.get_by_role("combobox")).to_be_visible()
+
+
+@pytest.mark.browser_context_args(viewport={"width": 1280, "height": 900})
+def test_segment_remove_buttons_fit_their_rows(page: Page, app: App):
+    switch_to(page, app, "marketer")
+    page.goto(f"{app.url}/audiences/segments/new/")
+    page.get_by_role("button", name="Add a group (any of…)").click()
+    buttons = page.get_by_role("button", name=re.compile(r"^Remove condition"))
+    expect(buttons).to_have_count(3)  # the first condition and the group's two
+    for button in buttons.all():
+        assert button.evaluate(
+            "b => b.scrollWidth <= b.clientWidth"
+            " && b.getBoundingClientRect().right <= b.closest('.row').getBoundingClientRect().right"
+        ), "the Remove button overflows"
