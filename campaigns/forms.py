@@ -265,6 +265,12 @@ def _parse_ids(text: str) -> list[str]:
     return [part for part in text.replace(",", " ").split() if part]
 
 
+def _sole_active_connection() -> Connection | None:
+    """What a new campaign starts with: the active connection when it is the only one."""
+    active = list(Connection.objects.filter(status=Connection.Status.ACTIVE)[:2])
+    return active[0] if len(active) == 1 else None
+
+
 class ConnectionChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Connection) -> str:
         if obj.status == Connection.Status.ACTIVE:
@@ -339,6 +345,8 @@ class CampaignForm(BootstrapForm):
         self.fields["audience_type"].choices = audiences
         for name in ("audience_type", "message_source", "send_mode"):
             self.fields[name].widget.attrs["class"] = "form-check-input"
+        if not self.is_bound and campaign is None and "connection" not in self.initial:
+            self.fields["connection"].initial = _sole_active_connection()
 
     @classmethod
     def initial_for(cls, campaign: Campaign) -> dict:
@@ -432,7 +440,11 @@ class CampaignForm(BootstrapForm):
 
 
 class CampaignFilterForm(BootstrapForm):
-    search = forms.CharField(required=False, label="Search by name")
+    search = forms.CharField(
+        required=False,
+        label="Search by name",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Campaign name"}),
+    )
     status = forms.ChoiceField(
         required=False, choices=[("", "Any status"), *Campaign.Status.choices]
     )
