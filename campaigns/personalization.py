@@ -10,9 +10,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from liquid import Environment, StrictDefaultUndefined
-from liquid.exceptions import LiquidError, UndefinedError
+from liquid.exceptions import LiquidError, ResourceLimitError, UndefinedError
 
-_env = Environment(undefined=StrictDefaultUndefined)
+
+class _BoundedEnvironment(Environment):
+    """Templates render per recipient and in every preview: a loop may not run away."""
+
+    loop_iteration_limit = 1_000
+    output_stream_limit = 50_000  # characters; LINE's largest text field holds 5,000
+
+
+_env = _BoundedEnvironment(undefined=StrictDefaultUndefined)
 _MARKERS = ("{{", "{%")
 BUILTIN_VARIABLES = ("line_id", "display_name")
 
@@ -26,9 +34,13 @@ class TemplateSyntaxProblem(ValueError):
 class PersonalizationError(ValueError):
     """A placeholder with no value for this contact and no default."""
 
-    def __init__(self, property: str, variable: str) -> None:
-        super().__init__(f"{property}: no value for '{variable}' and no default")
+    def __init__(self, property: str, variable: str, message: str = "") -> None:
+        super().__init__(f"{property}: {message or f'no value for {variable!r} and no default'}")
         self.property, self.variable = property, variable
+
+
+class TemplateTooCostly(PersonalizationError):
+    """A render that ran into the loop or output limit: the template, not the contact, is wrong."""
 
 
 @dataclass
@@ -76,6 +88,9 @@ def _fill(node: Any, context: dict) -> Any:
             if isinstance(variable, list):
                 variable = variable[0]
             raise PersonalizationError(node.property, variable) from None
+        except ResourceLimitError as exc:
+            message = f"the template does too much work ({str(exc).splitlines()[0]}); simplify it"
+            raise TemplateTooCostly(node.property, "", message) from None
         except LiquidError as exc:
             raise PersonalizationError(node.property, str(exc).splitlines()[0]) from None
     if type(node) is dict:

@@ -25,7 +25,11 @@ class TemplateInvalid(Exception):
 
 def template_problems(*, messages: object) -> list[dict]:
     """LINE's message rules first, then the Liquid syntax of every string field."""
-    from campaigns.personalization import TemplateSyntaxProblem, compile_messages
+    from campaigns.personalization import (
+        TemplateSyntaxProblem,
+        TemplateTooCostly,
+        compile_messages,
+    )
 
     problems = [
         {"field": d["property"], "message": d["message"]} for d in validate_messages(messages)
@@ -33,9 +37,15 @@ def template_problems(*, messages: object) -> list[dict]:
     if problems:
         return problems
     try:
-        compile_messages(messages)
+        compiled = compile_messages(messages)
+        # A trial render with every placeholder filled catches runaway loops before a send.
+        compiled.render({name: "x" for name in compiled.variables} | {"line_id": "U" + "0" * 32})
     except TemplateSyntaxProblem as exc:
         return [{"field": getattr(exc, "property", "") or "messages", "message": str(exc)}]
+    except TemplateTooCostly as exc:
+        return [{"field": exc.property, "message": str(exc)}]
+    except ValueError:
+        pass  # a placeholder that needs another type than text: a send fails it per contact
     return []
 
 

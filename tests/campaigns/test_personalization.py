@@ -76,3 +76,17 @@ def test_the_context_holds_attributes_line_id_and_display_name_without_empty_val
     }
     compiled = compile_messages([{"type": "text", "text": '{{ city | default: "Tokyo" }}'}])
     assert compiled.render(contact_context(contact))[0]["text"] == "Tokyo"
+
+
+def test_a_runaway_loop_is_refused_when_saved_and_stopped_by_the_limit_when_rendered():
+    from campaigns.personalization import TemplateTooCostly
+    from campaigns.template_services import template_problems
+
+    messages = [{"type": "text", "text": "{% for i in (1..100000000) %}x{% endfor %}"}]
+    [problem] = template_problems(messages=messages)
+    assert problem["field"] == "messages[0].text"
+    assert "too much work" in problem["message"]
+    with pytest.raises(TemplateTooCostly, match="loop iteration limit"):
+        compile_messages(messages).render({"line_id": "U" + "0" * 32})
+    fine = [{"type": "text", "text": "{% for i in (1..3) %}{{ i }}{% endfor %}"}]
+    assert template_problems(messages=fine) == []
