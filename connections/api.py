@@ -5,7 +5,7 @@ from pydantic import Field
 from connections import selectors, services
 from connections.models import LINE_MULTICAST_RATE, LINE_PUSH_RATE, Connection
 from linecampaigns.api import ApiError, require_role
-from linecampaigns.roles import ADMIN
+from linecampaigns.roles import ADMIN, READERS
 
 router = Router(tags=["connections"])
 
@@ -61,11 +61,13 @@ def _out(request: HttpRequest, connection: Connection) -> dict:
 
 @router.get("/connections", response=list[ConnectionOut])
 def list_connections(request: HttpRequest) -> list[dict]:
+    require_role(request, *READERS)
     return [_out(request, c) for c in selectors.connection_list()]
 
 
 @router.get("/connections/{connection_id}", response=ConnectionOut)
 def get_connection(request: HttpRequest, connection_id: int) -> dict:
+    require_role(request, *READERS)
     connection = Connection.objects.filter(pk=connection_id).first()
     if connection is None:
         raise ApiError(404, f"No connection with id {connection_id}.")

@@ -129,6 +129,8 @@ def connection_create(
     multicast_rate_limit: int | None = None,
 ) -> Connection:
     """Verify the token with LINE's bot info, then save; nothing is saved when LINE says no."""
+    _printable(channel_access_token, "channel_access_token")
+    _printable(channel_secret, "channel_secret")
     base_url = _normalized_base_url(api_base_url)
     if Connection.objects.filter(name=name.strip()).exists():
         raise ConnectionVerifyError(
@@ -178,6 +180,8 @@ def connection_update(
 ) -> Connection:
     """Rename, move or rotate credentials; a new token or base URL is re-verified first."""
     changes: list[str] = []
+    _printable(channel_access_token, "channel_access_token")
+    _printable(channel_secret, "channel_secret")
     base_url = _normalized_base_url(api_base_url)
     candidate = Connection.objects.get(pk=connection.pk)
     for field, value, line_max in (
@@ -219,6 +223,15 @@ def connection_update(
     if "channel_access_token" in changes:
         connection_refresh_quota(connection=candidate)
     return candidate
+
+
+def _printable(value: str, field: str) -> None:
+    """A token or secret goes into an HTTP header or an HMAC key: no line breaks or controls."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in value.strip()):
+        raise ConnectionVerifyError(
+            "This contains a line break or another control character; paste it again.",
+            field=field,
+        )
 
 
 def _rate(value: int | None, line_max: int, field: str) -> int:

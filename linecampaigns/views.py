@@ -2,7 +2,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
@@ -86,8 +86,11 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 def api_tokens(request: HttpRequest) -> HttpResponse:
     form = ApiTokenForm(request.POST or None)
     new_token = None
-    if request.method == "POST" and request.POST.get("revoke"):
-        token = get_object_or_404(ApiToken, pk=request.POST["revoke"], user=request.user)
+    revoke = request.POST.get("revoke", "") if request.method == "POST" else ""
+    if revoke:
+        if not revoke.isdigit():
+            raise Http404("No such token.")
+        token = get_object_or_404(ApiToken, pk=revoke, user=request.user)
         services.api_token_revoke(user=request.user, token=token)
         messages.success(request, f"Token {token.name} revoked.")
         return redirect("api_tokens")

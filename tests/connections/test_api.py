@@ -136,3 +136,23 @@ def test_send_limits_above_lines_are_a_400_and_nothing_is_saved(
     )
     assert created.status_code == 201
     assert (created.json()["push_rate_limit"], created.json()["multicast_rate_limit"]) == (500, 200)
+
+
+def test_a_token_with_a_line_break_is_a_400_on_its_field(emulator, admin_user, api_client_for):
+    response = api_client_for(admin_user).post(
+        "/api/v1/connections",
+        _payload(emulator, channel_access_token="abc\r\ndef"),
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "channel_access_token"
+    assert not Connection.objects.exists()
+
+
+def test_a_user_without_a_role_reads_no_connections(
+    db, connection, api_client_for, django_user_model
+):
+    nobody = django_user_model.objects.create_user(username="nobody", password="x")
+    client = api_client_for(nobody)
+    assert client.get("/api/v1/connections").status_code == 403
+    assert client.get(f"/api/v1/connections/{connection.pk}").status_code == 403

@@ -54,3 +54,8 @@ def test_a_user_creates_a_token_on_their_page_and_sees_it_once(marketer_client, 
     again = marketer_client.get("/accounts/tokens/").content.decode()
     assert token not in again
     assert "CRM sync" in again
+
+
+def test_revoking_a_token_that_is_not_a_number_is_a_404_not_a_500(marketer_client):
+    response = marketer_client.post("/accounts/tokens/", {"revoke": "abc"})
+    assert response.status_code == 404
