@@ -9,7 +9,7 @@ import re
 from playwright.sync_api import Page
 
 from tests.e2e.conftest import App
-from tests.e2e.flows import ensure_connection, seed_one_of_each
+from tests.e2e.flows import ensure_connection, seed_one_of_each, switch_to
 
 WIDTH = 375
 
@@ -112,3 +112,17 @@ def test_every_page_works_at_375_px_without_console_errors(page: Page, app: App,
         problems += _problems(page, app, path, console_errors)
     console_errors.clear()  # each one is listed with its page below
     assert not problems, "\n".join(problems)
+
+
+def test_the_top_navigation_fits_at_every_common_width(page: Page, app: App):
+    """Between phone and wide desktop the Admin's full menu must not push the user menu out."""
+    switch_to(page, app, "admin")
+    for width in (768, 820, 1024, 1280, 1440):
+        page.set_viewport_size({"width": width, "height": 800})
+        page.goto(app.url + "/")
+        scroll = page.evaluate("document.documentElement.scrollWidth")
+        assert scroll <= width + 1, f"at {width}px the page is {scroll}px wide"
+        nav = page.get_by_role("navigation", name="Main")
+        box = nav.bounding_box()
+        inner = nav.evaluate("n => n.scrollWidth")
+        assert box and inner <= box["width"] + 1, f"at {width}px the menu overflows ({inner}px)"
