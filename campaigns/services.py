@@ -457,16 +457,7 @@ def campaigns_start_due() -> dict[str, int]:
         if problems:
             message = "Not started at its scheduled time: " + " ".join(problems)
             message += " Fix this, then resume it."
-            paused = Campaign.objects.filter(
-                pk=campaign.pk, status=Campaign.Status.SCHEDULED
-            ).update(status=Campaign.Status.PAUSED, pause_reason=message)
-            if paused:
-                audit_record(
-                    actor=None,
-                    action="campaign.pause",
-                    target=campaign,
-                    details={"reason": message, "automatic": True},
-                )
+            lifecycle.campaign_halt(campaign, message, from_status=Campaign.Status.SCHEDULED)
             continue
         with transaction.atomic():
             started = Campaign.objects.filter(

@@ -85,10 +85,13 @@ def campaign_start(campaign: Campaign) -> None:
     campaign_check_complete(campaign)
 
 
-def campaign_halt(campaign: Campaign, message: str) -> bool:
-    """Pauses a sending campaign on its own (monthly limit, 401) with the reason shown."""
+def campaign_halt(
+    campaign: Campaign, message: str, from_status: str = Campaign.Status.SENDING
+) -> bool:
+    """Pauses a campaign on its own (monthly limit, 401, a failed check when a scheduled one
+    falls due) with the reason shown."""
     with transaction.atomic():
-        changed = Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SENDING).update(
+        changed = Campaign.objects.filter(pk=campaign.pk, status=from_status).update(
             status=Campaign.Status.PAUSED, pause_reason=message
         )
         if changed:
