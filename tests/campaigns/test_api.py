@@ -10,7 +10,6 @@ from tests.campaigns.engine_support import (
     fast_engine,  # noqa: F401
     ledger,
     line_id,
-    make_connection,
     make_contacts,
 )
 
@@ -18,11 +17,6 @@ URL = "/api/v1/campaigns"
 HELLO = [{"type": "text", "text": 'Hello {{ first_name | default: "friend" }}'}]
 
 pytestmark = pytest.mark.usefixtures("fast_engine")
-
-
-@pytest.fixture
-def connection(db, emulator):
-    return make_connection(emulator)
 
 
 @pytest.fixture

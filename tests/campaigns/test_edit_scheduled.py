@@ -22,7 +22,6 @@ from tests.campaigns.engine_support import (
     launch,
     ledger,
     line_id,
-    make_connection,
     make_contacts,
     row_counts,
 )
@@ -30,11 +29,6 @@ from tests.campaigns.engine_support import (
 HELLO = [{"type": "text", "text": 'Hi {{ first_name | default: "there" }}'}]
 
 pytestmark = pytest.mark.usefixtures("fast_engine")
-
-
-@pytest.fixture
-def connection(db, emulator):
-    return make_connection(emulator)
 
 
 @pytest.fixture

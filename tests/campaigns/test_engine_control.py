@@ -27,7 +27,6 @@ from tests.campaigns.engine_support import (
     launch,
     ledger,
     line_id,
-    make_connection,
     make_contacts,
     row_counts,
 )
@@ -36,11 +35,6 @@ GREETING = [{"type": "text", "text": 'Hi {{ first_name | default: "there" }}'}]
 N = 40
 
 pytestmark = pytest.mark.usefixtures("fast_engine")
-
-
-@pytest.fixture
-def connection(db, emulator):
-    return make_connection(emulator)
 
 
 @pytest.fixture

@@ -24,11 +24,6 @@ GREETING = [{"type": "text", "text": 'Hi {{ first_name | default: "there" }}, fr
 pytestmark = pytest.mark.usefixtures("fast_engine")
 
 
-@pytest.fixture
-def connection(db, emulator):
-    return make_connection(emulator)
-
-
 def test_each_recipient_receives_its_own_personalized_messages_exactly_once(
     emulator, connection, marketer, settings
 ):

@@ -13,7 +13,6 @@ from tests.campaigns.engine_support import (
     fast_engine,  # noqa: F401
     launch,
     ledger,
-    make_connection,
     make_contacts,
     row_counts,
 )
@@ -21,11 +20,6 @@ from tests.campaigns.engine_support import (
 HELLO = [{"type": "text", "text": "Hello {{ display_name }}"}]
 
 pytestmark = pytest.mark.usefixtures("fast_engine")
-
-
-@pytest.fixture
-def connection(db, emulator):
-    return make_connection(emulator)
 
 
 def test_a_scheduled_campaign_waits_then_starts_when_due(emulator, connection, marketer):
