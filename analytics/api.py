@@ -6,7 +6,7 @@ from analytics import selectors, services
 from analytics.exports import csv_response
 from analytics.views import filter_error_detail, filter_errors, log_filters
 from campaigns.models import Campaign
-from linecampaigns.api import ApiError, require_role
+from linecampaigns.api import ApiError, ObjectId, require_role
 from linecampaigns.roles import READERS
 
 router = Router(tags=["analytics"])
@@ -95,7 +95,7 @@ def _statistics(campaign: Campaign) -> dict | None:
 
 
 @router.get("/campaigns/{campaign_id}/report", response=CampaignReportOut)
-def campaign_report(request: HttpRequest, campaign_id: int) -> dict:
+def campaign_report(request: HttpRequest, campaign_id: ObjectId) -> dict:
     require_role(request, *READERS)
     campaign = get_object_or_404(Campaign, pk=campaign_id)
     report = selectors.campaign_report(campaign=campaign)
@@ -120,7 +120,7 @@ def campaign_report(request: HttpRequest, campaign_id: int) -> dict:
 
 
 @router.get("/campaigns/{campaign_id}/deliveries.csv")
-def campaign_deliveries_csv(request: HttpRequest, campaign_id: int) -> StreamingHttpResponse:
+def campaign_deliveries_csv(request: HttpRequest, campaign_id: ObjectId) -> StreamingHttpResponse:
     """The delivery log as CSV; filters as on the page (status, reason, http_status,
     error_message, line_id)."""
     require_role(request, *READERS)

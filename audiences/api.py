@@ -18,7 +18,15 @@ from audiences.services import (
     contacts_bulk_upsert,
     segment_create,
 )
-from linecampaigns.api import ApiError, PageNumber, require_role
+from linecampaigns.api import (
+    ApiError,
+    ErrorOut,
+    InputSchema,
+    LineId,
+    ObjectId,
+    PageNumber,
+    require_role,
+)
 from linecampaigns.roles import READERS, WRITERS
 
 router = Router(tags=["audiences"])
@@ -75,9 +83,10 @@ class ContactPage(Schema):
     has_next: bool
 
 
-class BulkIn(Schema):
+class BulkIn(InputSchema):
     contacts: list[Any] = Field(
         ...,
+        max_length=BULK_MAX,
         description=f"Up to {BULK_MAX:,} objects {{line_id, display_name?, attributes?, "
         "external_id?, opted_out?}}, each checked as PUT checks its body; a bad item is listed "
         "in `rejected` and the others are still saved.",
@@ -96,7 +105,7 @@ class BulkOut(Schema):
     rejected: list[Rejected]
 
 
-class SegmentIn(Schema):
+class SegmentIn(InputSchema):
     name: str = Field(..., min_length=1, max_length=200)
     description: str = ""
     rules: dict[str, Any] = Field(
@@ -134,7 +143,7 @@ def _contact(line_id: str, *, merged: bool = False) -> Contact:
     return contact
 
 
-def _segment(segment_id: int) -> Segment:
+def _segment(segment_id: ObjectId) -> Segment:
     segment = Segment.objects.filter(pk=segment_id).first()
     if segment is None:
         raise ApiError(404, "No segment has this id.")
@@ -143,7 +152,7 @@ def _segment(segment_id: int) -> Segment:
 
 def _rule_error(exc: RuleError) -> ApiError:
     return ApiError(
-        400, "The segment rules are not valid.", [{"field": exc.field, "message": exc.message}]
+        422, "The segment rules are not valid.", [{"field": exc.field, "message": exc.message}]
     )
 
 
@@ -151,17 +160,11 @@ def _rule_error(exc: RuleError) -> ApiError:
 def bulk_contacts(request: HttpRequest, payload: BulkIn) -> dict:
     # Declared before /contacts/{line_id} so that "bulk" is not read as a line id.
     require_role(request, *WRITERS)
-    if len(payload.contacts) > BULK_MAX:
-        raise ApiError(
-            400,
-            f"At most {BULK_MAX:,} contacts per request.",
-            [{"field": "contacts", "message": f"{len(payload.contacts):,} given"}],
-        )
     return contacts_bulk_upsert(contacts=payload.contacts, actor=request.user)
 
 
 @router.put("/contacts/{line_id}", response={200: ContactOut, 201: ContactOut})
-def put_contact(request: HttpRequest, line_id: str, payload: ContactIn) -> Status:
+def put_contact(request: HttpRequest, line_id: LineId, payload: ContactIn) -> Status:
     require_role(request, *WRITERS)
     try:
         contact, created = contact_upsert(
@@ -169,13 +172,13 @@ def put_contact(request: HttpRequest, line_id: str, payload: ContactIn) -> Statu
         )
     except ContactError as exc:
         raise ApiError(
-            400, "The contact is not valid.", [{"field": exc.field, "message": exc.message}]
+            422, "The contact is not valid.", [{"field": exc.field, "message": exc.message}]
         ) from exc
     return Status(201 if created else 200, contact)
 
 
 @router.get("/contacts/{line_id}", response=ContactOut)
-def get_contact(request: HttpRequest, line_id: str) -> Contact:
+def get_contact(request: HttpRequest, line_id: LineId) -> Contact:
     """Also finds a contact by an earlier line id (see `merged_line_ids`); the body then shows
     its current one."""
     require_role(request, *READERS)
@@ -183,14 +186,16 @@ def get_contact(request: HttpRequest, line_id: str) -> Contact:
 
 
 @router.delete("/contacts/{line_id}", response={204: None})
-def delete_contact(request: HttpRequest, line_id: str) -> Status:
+def delete_contact(request: HttpRequest, line_id: LineId) -> Status:
     require_role(request, *WRITERS)
     contact_delete(contact=_contact(line_id), actor=request.user)
     return Status(204, None)
 
 
-@router.get("/contacts", response=ContactPage)
-def list_contacts(request: HttpRequest, segment: int | None = None, page: PageNumber = 1) -> dict:
+@router.get("/contacts", response={200: ContactPage, 404: ErrorOut})
+def list_contacts(
+    request: HttpRequest, segment: ObjectId | None = None, page: PageNumber = 1
+) -> dict:
     """Newest first, 100 a page. With `segment`, only the contacts that segment matches."""
     require_role(request, *READERS)
     if segment is not None:
@@ -232,13 +237,13 @@ def list_segments(request: HttpRequest) -> list[Segment]:
 
 
 @router.get("/segments/{segment_id}", response=SegmentOut)
-def get_segment(request: HttpRequest, segment_id: int) -> Segment:
+def get_segment(request: HttpRequest, segment_id: ObjectId) -> Segment:
     require_role(request, *READERS)
     return _segment(segment_id)
 
 
 @router.get("/segments/{segment_id}/count", response=SegmentCountOut)
-def count_segment(request: HttpRequest, segment_id: int) -> dict:
+def count_segment(request: HttpRequest, segment_id: ObjectId) -> dict:
     require_role(request, *READERS)
     try:
         return segment_count(segment=_segment(segment_id))

@@ -43,16 +43,17 @@ class ContactFields(pydantic.BaseModel):
     the bulk endpoint, so both accept and refuse exactly the same input. Unknown keys (a
     `follow_status`, say, which only LINE's webhooks set) are refused, never silently dropped."""
 
-    model_config = pydantic.ConfigDict(extra="forbid")
+    model_config = pydantic.ConfigDict(extra="forbid", strict=True)
 
     display_name: str | None = pydantic.Field(None, max_length=255)
     # Checked by contact_upsert, so the error names the field as `attributes`.
-    attributes: Any = pydantic.Field(
+    attributes: dict[str, Any] | None = pydantic.Field(
         None,
         description="A JSON object merged into the stored attributes; a null value removes a key.",
     )
     external_id: str | None = pydantic.Field(
         None,
+        min_length=1,
         max_length=255,
         description="Your own id. If another contact holds it and this line id belongs to an "
         "anonymous contact, the two are merged; if this line id is new, that contact takes it "

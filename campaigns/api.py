@@ -2,7 +2,7 @@
 progress and deliveries. Marketers and Admins write; Analysts read."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
@@ -11,25 +11,38 @@ from audiences.models import Segment
 from campaigns import selectors, services
 from campaigns.models import Campaign, Delivery, MessageTemplate
 from connections.models import Connection
-from lineapi import LINE_ID_RE
-from linecampaigns.api import ApiError, AwareDatetime, PageNumber, require_role
+from linecampaigns.api import (
+    ApiError,
+    AwareDatetime,
+    BodyId,
+    InputSchema,
+    LineId,
+    ObjectId,
+    PageNumber,
+    require_role,
+)
 from linecampaigns.roles import READERS, WRITERS
 
 router = Router(tags=["campaigns"])
 PAGE_SIZE = 100
+CampaignStatus = Literal[("", *Campaign.Status.values)]
+DeliveryStatus = Literal[("", *Delivery.Status.values)]
 
 
-class CampaignIn(Schema):
+class CampaignIn(InputSchema):
     name: str = Field(..., min_length=1, max_length=200)
-    connection: int | str = Field(..., description="The connection's id or name.")
-    segment: int | None = Field(None, description="A segment id (or give `line_ids`).")
-    line_ids: list[str] | None = Field(
+    connection: BodyId | str = Field(..., description="The connection's id or name.")
+    segment: BodyId | None = Field(None, description="A segment id (or give `line_ids`).")
+    line_ids: list[LineId] | None = Field(
         None, description="Explicit LINE user, group (C…) or room (R…) ids."
     )
     all_following: bool = Field(False, description="Every following contact.")
-    template: int | None = Field(None, description="A message template id (or give `messages`).")
+    template: BodyId | None = Field(None, description="A message template id (or give `messages`).")
     messages: list[dict[str, Any]] | None = Field(
-        None, description="1 to 5 LINE message objects; string fields may hold Liquid."
+        None,
+        min_length=1,
+        max_length=5,
+        description="1 to 5 LINE message objects; string fields may hold Liquid.",
     )
     scheduled_at: AwareDatetime | None = None
     send_by: AwareDatetime | None = None
@@ -59,8 +72,8 @@ class CampaignOut(Schema):
     finished_at: datetime | None
 
 
-class TestIn(Schema):
-    line_id: str
+class TestIn(InputSchema):
+    line_id: LineId
 
 
 class TestOut(Schema):
@@ -94,7 +107,7 @@ class DeliveryPage(Schema):
     has_next: bool
 
 
-def _campaign(campaign_id: int) -> Campaign:
+def _campaign(campaign_id: ObjectId) -> Campaign:
     campaign = Campaign.objects.select_related("connection").filter(pk=campaign_id).first()
     if campaign is None:
         raise ApiError(404, "No campaign has this id.")
@@ -102,7 +115,7 @@ def _campaign(campaign_id: int) -> Campaign:
 
 
 def _field_error(field: str, message: str) -> ApiError:
-    return ApiError(400, "The campaign is not valid.", [{"field": field, "message": message}])
+    return ApiError(422, "The campaign is not valid.", [{"field": field, "message": message}])
 
 
 def _connection(ref: int | str) -> Connection:
@@ -163,26 +176,28 @@ def _api_field(field: str | None) -> str:
 
 
 @router.get("/campaigns", response=list[CampaignOut])
-def list_campaigns(request: HttpRequest, status: str = "", search: str = "") -> list[Campaign]:
+def list_campaigns(
+    request: HttpRequest, status: CampaignStatus = "", search: str = ""
+) -> list[Campaign]:
     require_role(request, *READERS)
     return list(selectors.campaign_list(search=search, status=status)[:500])
 
 
 @router.get("/campaigns/{campaign_id}", response=CampaignOut)
-def get_campaign(request: HttpRequest, campaign_id: int) -> Campaign:
+def get_campaign(request: HttpRequest, campaign_id: ObjectId) -> Campaign:
     require_role(request, *READERS)
     return _campaign(campaign_id)
 
 
 @router.get("/campaigns/{campaign_id}/review")
-def review_campaign(request: HttpRequest, campaign_id: int) -> dict:
+def review_campaign(request: HttpRequest, campaign_id: ObjectId) -> dict:
     """Expected recipients, who is skipped and why, the quota check, and any problem."""
     require_role(request, *READERS)
     return selectors.campaign_review(campaign=_campaign(campaign_id))
 
 
 @router.post("/campaigns/{campaign_id}/launch", response=CampaignOut)
-def launch_campaign(request: HttpRequest, campaign_id: int) -> Campaign:
+def launch_campaign(request: HttpRequest, campaign_id: ObjectId) -> Campaign:
     require_role(request, *WRITERS)
     try:
         return services.campaign_launch(campaign=_campaign(campaign_id), user=request.user)
@@ -194,7 +209,7 @@ def launch_campaign(request: HttpRequest, campaign_id: int) -> Campaign:
         ) from exc
 
 
-def _transition(request: HttpRequest, campaign_id: int, action, **kwargs) -> Campaign:
+def _transition(request: HttpRequest, campaign_id: ObjectId, action, **kwargs) -> Campaign:
     require_role(request, *WRITERS)
     try:
         return action(campaign=_campaign(campaign_id), user=request.user, **kwargs)
@@ -202,64 +217,53 @@ def _transition(request: HttpRequest, campaign_id: int, action, **kwargs) -> Cam
         raise ApiError(409, exc.message) from exc
 
 
-class PauseIn(Schema):
+class PauseIn(InputSchema):
     reason: str = Field("", max_length=500)
 
 
 @router.post("/campaigns/{campaign_id}/pause", response=CampaignOut)
-def pause_campaign(request: HttpRequest, campaign_id: int, payload: PauseIn | None = None):
+def pause_campaign(request: HttpRequest, campaign_id: ObjectId, payload: PauseIn | None = None):
     reason = payload.reason if payload else ""
     return _transition(request, campaign_id, services.campaign_pause, reason=reason)
 
 
 @router.post("/campaigns/{campaign_id}/resume", response=CampaignOut)
-def resume_campaign(request: HttpRequest, campaign_id: int) -> Campaign:
+def resume_campaign(request: HttpRequest, campaign_id: ObjectId) -> Campaign:
     return _transition(request, campaign_id, services.campaign_resume)
 
 
 @router.post("/campaigns/{campaign_id}/cancel", response=CampaignOut)
-def cancel_campaign(request: HttpRequest, campaign_id: int) -> Campaign:
+def cancel_campaign(request: HttpRequest, campaign_id: ObjectId) -> Campaign:
     return _transition(request, campaign_id, services.campaign_cancel)
 
 
 @router.delete("/campaigns/{campaign_id}", response={204: None})
-def delete_campaign(request: HttpRequest, campaign_id: int) -> Status:
+def delete_campaign(request: HttpRequest, campaign_id: ObjectId) -> Status:
     """Drafts only (409 otherwise): a launched campaign is the record of what was sent."""
     _transition(request, campaign_id, services.campaign_delete)
     return Status(204, None)
 
 
 @router.post("/campaigns/{campaign_id}/test", response=TestOut)
-def test_campaign(request: HttpRequest, campaign_id: int, payload: TestIn) -> dict:
+def test_campaign(request: HttpRequest, campaign_id: ObjectId, payload: TestIn) -> dict:
     """Sends the campaign's messages, personalized, to one LINE id now (a contact's attributes
     when it is one; otherwise only `line_id`, and defaults apply). Not counted."""
     require_role(request, *WRITERS)
     campaign = _campaign(campaign_id)
-    line_id = payload.line_id.strip()
-    if not LINE_ID_RE.match(line_id):
-        raise ApiError(
-            400,
-            "Not a LINE id.",
-            [{"field": "line_id", "message": "A user (U…), group (C…) or room (R…) id."}],
-        )
     return services.campaign_test_send(
         campaign=campaign,
-        contact=selectors.test_recipient(line_id=line_id),
+        contact=selectors.test_recipient(line_id=payload.line_id),
         user=request.user,
         connection=campaign.connection,
     )
 
 
 @router.get("/campaigns/{campaign_id}/deliveries", response=DeliveryPage)
-def list_deliveries(request: HttpRequest, campaign_id: int, status: str = "", page: PageNumber = 1):
+def list_deliveries(
+    request: HttpRequest, campaign_id: ObjectId, status: DeliveryStatus = "", page: PageNumber = 1
+):
     """One row per recipient, 100 a page, in snapshot order; filter by `status`."""
     require_role(request, *READERS)
-    if status and status not in Delivery.Status.values:
-        raise ApiError(
-            400,
-            "Unknown status.",
-            [{"field": "status", "message": f"one of {', '.join(Delivery.Status.values)}"}],
-        )
     qs = selectors.campaign_deliveries(campaign=_campaign(campaign_id), status=status)
     start = (page - 1) * PAGE_SIZE
     rows = list(qs[start : start + PAGE_SIZE + 1])

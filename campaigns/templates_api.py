@@ -6,16 +6,21 @@ from ninja import Field, Router, Schema, Status
 
 from campaigns.models import MessageTemplate
 from campaigns.template_services import TemplateInvalid, template_create
-from linecampaigns.api import ApiError, Limit, Offset, require_role
+from linecampaigns.api import ApiError, InputSchema, Limit, ObjectId, Offset, require_role
 from linecampaigns.roles import READERS, WRITERS
 
 router = Router(tags=["templates"])
 
 
-class TemplateIn(Schema):
-    # Checked by the service, so that every problem is reported with the same field names.
-    name: str = ""
-    messages: Any = Field(None, description="1 to 5 LINE message objects; Liquid in strings.")
+class TemplateIn(InputSchema):
+    # The shape here; LINE's message rules and the Liquid checks in the service (a 422).
+    name: str = Field(..., min_length=1, max_length=200)
+    messages: list[dict[str, Any]] = Field(
+        ...,
+        min_length=1,
+        max_length=5,
+        description="1 to 5 LINE message objects; Liquid in strings.",
+    )
 
 
 class TemplateCreated(Schema):
@@ -36,7 +41,7 @@ def create_template(request: HttpRequest, payload: TemplateIn) -> Status:
     try:
         template = template_create(user=request.user, name=payload.name, messages=payload.messages)
     except TemplateInvalid as exc:
-        raise ApiError(400, "The template is not valid.", exc.errors) from exc
+        raise ApiError(422, "The template is not valid.", exc.errors) from exc
     return Status(201, {"id": template.pk})
 
 
@@ -48,7 +53,7 @@ def list_templates(request: HttpRequest, limit: Limit = 100, offset: Offset = 0)
 
 
 @router.get("/templates/{template_id}", response=TemplateOut)
-def get_template(request: HttpRequest, template_id: int) -> MessageTemplate:
+def get_template(request: HttpRequest, template_id: ObjectId) -> MessageTemplate:
     require_role(request, *READERS)
     template = MessageTemplate.objects.filter(pk=template_id).first()
     if template is None:

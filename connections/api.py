@@ -4,22 +4,25 @@ from pydantic import Field
 
 from connections import selectors, services
 from connections.models import LINE_MULTICAST_RATE, LINE_PUSH_RATE, Connection
-from linecampaigns.api import ApiError, require_role
+from linecampaigns.api import ApiError, InputSchema, ObjectId, json_int, require_role
 from linecampaigns.roles import ADMIN, READERS
 
 router = Router(tags=["connections"])
+ONE_LINE = r"^[^\r\n]*$"
+PushRate = json_int(ge=1, le=LINE_PUSH_RATE)
+MulticastRate = json_int(ge=1, le=LINE_MULTICAST_RATE)
 
 
-class ConnectionIn(Schema):
+class ConnectionIn(InputSchema):
     name: str = Field(min_length=1, max_length=100)
-    channel_access_token: str = Field(min_length=1, max_length=1000)
-    channel_secret: str = Field(min_length=1, max_length=200)
+    channel_access_token: str = Field(min_length=1, max_length=1000, pattern=ONE_LINE)
+    channel_secret: str = Field(min_length=1, max_length=200, pattern=ONE_LINE)
     api_base_url: str | None = Field(default=None, max_length=300, pattern=r"^https?://\S+$")
-    push_rate_limit: int | None = Field(
-        default=None, ge=1, le=LINE_PUSH_RATE, description="Requests per second; LINE's by default."
+    push_rate_limit: PushRate | None = Field(
+        default=None, description="Requests per second; LINE's by default."
     )
-    multicast_rate_limit: int | None = Field(
-        default=None, ge=1, le=LINE_MULTICAST_RATE, description="Requests per second."
+    multicast_rate_limit: MulticastRate | None = Field(
+        default=None, description="Requests per second."
     )
 
 
@@ -66,7 +69,7 @@ def list_connections(request: HttpRequest) -> list[dict]:
 
 
 @router.get("/connections/{connection_id}", response=ConnectionOut)
-def get_connection(request: HttpRequest, connection_id: int) -> dict:
+def get_connection(request: HttpRequest, connection_id: ObjectId) -> dict:
     require_role(request, *READERS)
     connection = Connection.objects.filter(pk=connection_id).first()
     if connection is None:
@@ -80,5 +83,5 @@ def create_connection(request: HttpRequest, payload: ConnectionIn) -> Status:
     try:
         connection = services.connection_create(actor=request.user, **payload.model_dump())
     except services.ConnectionVerifyError as exc:
-        raise ApiError(400, exc.message, [{"field": exc.field, "message": exc.message}]) from None
+        raise ApiError(422, exc.message, [{"field": exc.field, "message": exc.message}]) from None
     return Status(201, _out(request, connection))

@@ -4,16 +4,16 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
-from typing import Annotated
+from typing import Annotated, Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 from ninja.security import HttpBearer, SessionAuth
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, Strict
 from pydantic_core import PydanticCustomError
 
 from lineapi import strictjson
@@ -58,8 +58,42 @@ def _require_time_zone(value: datetime) -> datetime:
     return value
 
 
-# The one datetime type for API input: ISO 8601 with a time zone offset (or Z).
-AwareDatetime = Annotated[datetime, AfterValidator(_require_time_zone)]
+# The one datetime type for API input: ISO 8601 with a time zone offset (or Z). Not strict: in a
+# strict body it still comes as a string.
+AwareDatetime = Annotated[datetime, Strict(False), AfterValidator(_require_time_zone)]
+
+
+class InputSchema(Schema):
+    """A request body, taken as its schema states it: 0 is not false and "5" is not 5."""
+
+    model_config = ConfigDict(strict=True)
+
+
+# A LINE user, group or room id as LINE writes it; hex in upper case is taken and lowered.
+LINE_ID_PATTERN = r"^[UCR][0-9a-fA-F]{32}$"
+LineId = Annotated[
+    str,
+    Field(pattern=LINE_ID_PATTERN, description="U, C or R and 32 hex digits (a LINE id)."),
+]
+ObjectId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+
+
+def _json_integer(value: object) -> object:
+    # JSON Schema's integer: 5 and 5.0, but not "5" or true (a strict body refuses those).
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool | str):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+def json_int(*, ge: int, le: int) -> Any:
+    """An integer in a request body (InputSchema); ObjectId is for path and query parameters.
+    The bounds come first so that the document states them."""
+    return Annotated[int, Field(ge=ge, le=le), Strict(False), BeforeValidator(_json_integer)]
+
+
+BodyId = json_int(ge=1, le=2**63 - 1)
 
 
 # Paging parameters, bounded so that a huge number is a 400 naming it rather than an OFFSET the
@@ -90,7 +124,68 @@ class StrictJsonParser(Parser):
             raise InvalidJsonBody(f"The body is not valid JSON: {exc}") from exc
 
 
-api = NinjaAPI(
+class FieldErrorOut(Schema):
+    field: str
+    message: str
+
+
+class ErrorOut(Schema):
+    """The one error body under /api/v1/."""
+
+    detail: str
+    errors: list[FieldErrorOut]
+
+
+# The answers every operation can give, documented once here rather than on each endpoint:
+# which of them apply follows from the operation's shape (a body, a path parameter).
+_ALWAYS = {
+    "400": "The request is not valid: `errors` names each field.",
+    "401": "No credentials, or a token that is unknown, revoked or expired.",
+    "403": "The user's role does not allow this action.",
+}
+_WITH_PATH_PARAMETER = {"404": "Nothing has this id."}
+_WITH_BODY = {
+    "413": "The request body is over the upload limit.",
+    "422": "The body has the documented shape but its content is refused by a rule a schema "
+    "cannot state (an id that refers to nothing, LINE's message rules, credentials LINE refused); "
+    "`errors` names each field.",
+}
+
+
+def _document_errors(document: dict) -> None:
+    ref = {"$ref": "#/components/schemas/ErrorOut"}
+    document.setdefault("components", {}).setdefault("schemas", {}).update(
+        {name: schema for name, schema in _error_component_schemas().items()}
+    )
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            statuses = dict(_ALWAYS)
+            if any(p.get("in") == "path" for p in operation.get("parameters", [])):
+                statuses |= _WITH_PATH_PARAMETER
+            if "requestBody" in operation:
+                statuses |= _WITH_BODY
+            responses = operation.setdefault("responses", {})
+            for status, description in statuses.items():
+                responses.setdefault(
+                    status,
+                    {"description": description, "content": {"application/json": {"schema": ref}}},
+                )
+
+
+def _error_component_schemas() -> dict:
+    schema = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+    defs = schema.pop("$defs", {})
+    return {**defs, "ErrorOut": schema}
+
+
+class LinecampaignsApi(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix=None, path_params=None):
+        document = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        _document_errors(document)
+        return document
+
+
+api = LinecampaignsApi(
     title="linecampaigns API",
     version="1",
     urls_namespace="api",

@@ -112,10 +112,10 @@ def test_segments_create_get_count_and_list_contacts(writer):
     assert writer.get("/api/v1/segments/999999").status_code == 404
 
 
-def test_bad_rules_are_a_400_naming_the_field(writer):
+def test_bad_rules_are_a_422_naming_the_field(writer):
     rules = {"all": [{"field": "attributes.age", "op": "between", "value": 3}]}
     response = post(writer, "/segments", {"name": "x", "rules": rules})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "rules.all[0].op"
     assert "between" in response.json()["errors"][0]["message"]
     assert not Segment.objects.exists()
@@ -155,7 +155,8 @@ def test_bulk_items_are_checked_as_put_checks_its_body(writer):
         {"line_id": line_id(), "display_name": "x" * 256},
         {"line_id": line_id(), "external_id": ""},
         {"line_id": line_id(), "external_id": "e" * 256},
-        {"line_id": good, "opted_out": "true", "attributes": {"plan": "gold"}},
+        {"line_id": line_id(), "opted_out": "true"},  # a string, not JSON's true
+        {"line_id": good, "opted_out": True, "attributes": {"plan": "gold"}},
         {"line_id": named, "display_name": "Aki"},
     ]
     response = post(writer, "/contacts/bulk", {"contacts": items})
@@ -163,14 +164,14 @@ def test_bulk_items_are_checked_as_put_checks_its_body(writer):
     body = response.json()
     assert (body["created"], body["updated"]) == (2, 0)
     reasons = {r["index"]: r["reason"] for r in body["rejected"]}
-    assert sorted(reasons) == [0, 1, 2, 3, 4]
+    assert sorted(reasons) == [0, 1, 2, 3, 4, 5]
     for index, field in enumerate(["opted_out", "display_name", "display_name", "external_id"]):
         assert reasons[index].startswith(f"{field}: ")
         body = {k: v for k, v in items[index].items() if k != "line_id"}
         single = put(writer, items[index]["line_id"], body)
         assert single.status_code == 400 and single.json()["errors"][0]["field"] == field
     assert "255" in reasons[2] and "255" in reasons[4]
-    assert Contact.objects.get(line_id=good).opted_out is True  # "true" reads as PUT reads it
+    assert Contact.objects.get(line_id=good).opted_out is True
     assert Contact.objects.get(line_id=named).display_name == "Aki"
     assert Contact.objects.count() == 2
 
@@ -251,7 +252,7 @@ def test_unknown_fields_are_refused_not_dropped(writer):
 def test_a_rule_number_beyond_the_limit_is_refused_at_save_naming_its_path(writer):
     rules = {"any": [{"field": "attributes.points", "op": "gt", "value": 10**20}]}
     response = post(writer, "/segments", {"name": "huge", "rules": rules})
-    assert response.status_code == 400, response.content
+    assert response.status_code == 422, response.content
     [error] = response.json()["errors"]
     assert error["field"] == "rules.any[0].value"
     assert "limited to" in error["message"]
@@ -267,9 +268,9 @@ LIMIT_CASES = [
 
 
 @pytest.mark.parametrize(("attributes", "field", "message"), LIMIT_CASES)
-def test_attributes_beyond_the_limits_are_a_400_naming_the_key(writer, attributes, field, message):
+def test_attributes_beyond_the_limits_are_a_422_naming_the_key(writer, attributes, field, message):
     response = put(writer, line_id(), {"attributes": attributes})
-    assert response.status_code == 400, response.content
+    assert response.status_code == 422, response.content
     [error] = response.json()["errors"]
     assert error["field"] == field and message in error["message"]
     assert not Contact.objects.exists()
@@ -291,7 +292,7 @@ def test_the_limits_allow_what_they_name_and_count_keys_after_the_merge(writer):
     lid, full = line_id(), {f"k{i}": "v" * 600 for i in range(200)}
     assert put(writer, lid, {"attributes": full, "external_id": "e1"}).status_code == 201
     response = put(writer, lid, {"attributes": {"one_more": 1}, "external_id": "e1"})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "would have 201 keys" in response.json()["errors"][0]["message"]
     swap = {"k0": None, "one_more": 1}
     assert put(writer, lid, {"attributes": swap, "external_id": "e1"}).status_code == 200

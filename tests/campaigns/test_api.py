@@ -95,7 +95,7 @@ def test_pause_resume_and_cancel_over_the_api(emulator, connection, api):
 
 def test_invalid_campaigns_are_refused_with_the_field(connection, api):
     missing = post(api, URL, {"name": "x", "connection": connection.pk, "messages": HELLO})
-    assert missing.status_code == 400
+    assert missing.status_code == 422
     assert missing.json()["errors"][0]["field"] == "segment"
 
     bad_ids = post(
@@ -103,8 +103,8 @@ def test_invalid_campaigns_are_refused_with_the_field(connection, api):
         URL,
         {"name": "x", "connection": connection.pk, "line_ids": ["nope"], "messages": HELLO},
     )
-    assert bad_ids.status_code == 400
-    assert bad_ids.json()["errors"][0]["field"] == "line_ids"
+    assert bad_ids.status_code == 400  # the schema's pattern: a shape error
+    assert bad_ids.json()["errors"][0]["field"] == "line_ids.0"
 
     bad_liquid = post(
         api,
@@ -116,7 +116,7 @@ def test_invalid_campaigns_are_refused_with_the_field(connection, api):
             "messages": [{"type": "text", "text": "{{ oops"}],
         },
     )
-    assert bad_liquid.status_code == 400
+    assert bad_liquid.status_code == 422
     assert "messages[0].text" in bad_liquid.json()["errors"][0]["message"]
 
 

@@ -148,7 +148,7 @@ def test_a_past_send_time_is_refused_by_the_service_and_the_api(
         ),
         content_type="application/json",
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "scheduled_at"
     assert Campaign.objects.count() == 1
 

@@ -22,7 +22,7 @@ def test_creating_a_template_returns_201_with_its_id(api_client_for, marketer):
 
 
 @pytest.mark.django_db
-def test_invalid_messages_give_400_with_each_problems_property_path(api_client_for, marketer):
+def test_invalid_messages_give_422_with_each_problems_property_path(api_client_for, marketer):
     messages = [
         {"type": "text", "text": "fine"},
         {"type": "text", "text": ""},
@@ -30,7 +30,7 @@ def test_invalid_messages_give_400_with_each_problems_property_path(api_client_f
     ]
     response = post(api_client_for(marketer), {"name": "Bad", "messages": messages})
 
-    assert response.status_code == 400
+    assert response.status_code == 422
     fields = {e["field"] for e in response.json()["errors"]}
     assert fields == {
         "messages[1].text",
@@ -41,11 +41,11 @@ def test_invalid_messages_give_400_with_each_problems_property_path(api_client_f
 
 
 @pytest.mark.django_db
-def test_liquid_syntax_error_gives_400_naming_its_field(api_client_for, marketer):
+def test_liquid_syntax_error_gives_422_naming_its_field(api_client_for, marketer):
     messages = [{"type": "text", "text": "ok"}, {"type": "text", "text": "Hi {% if %}"}]
     response = post(api_client_for(marketer), {"name": "Bad", "messages": messages})
 
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert [e["field"] for e in response.json()["errors"]] == ["messages[1].text"]
 
 

@@ -74,13 +74,13 @@ def test_only_admins_may_create_connections(db, role, request, emulator, api_cli
     assert not Connection.objects.exists()
 
 
-def test_a_bad_token_is_a_400_with_lines_reason(emulator, admin_user, api_client_for) -> None:
+def test_a_bad_token_is_a_422_with_lines_reason(emulator, admin_user, api_client_for) -> None:
     response = api_client_for(admin_user).post(
         "/api/v1/connections",
         _payload(emulator, channel_access_token="nope-token"),
         content_type="application/json",
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     data = response.json()
     assert "Authentication failed" in data["detail"]  # LINE's own message, kept in ours
     assert data["errors"][0]["field"] == "channel_access_token"
@@ -96,11 +96,11 @@ def test_missing_fields_are_a_400_per_field(db, admin_user, api_client_for) -> N
     assert {"channel_access_token", "channel_secret"} <= fields
 
 
-def test_a_duplicate_name_is_a_400_on_name(connection, emulator, admin_user, api_client_for):
+def test_a_duplicate_name_is_a_422_on_name(connection, emulator, admin_user, api_client_for):
     response = api_client_for(admin_user).post(
         "/api/v1/connections", _payload(emulator, name="Main OA"), content_type="application/json"
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "name"
     assert Connection.objects.count() == 1
 

@@ -150,7 +150,7 @@ def test_api_responses_never_hold_secrets(
         },
         content_type="application/json",
     )
-    assert refused.status_code == 400
+    assert refused.status_code == 422
     _assert_no_secret(refused.content.decode(), secret_emulator.token, secret_emulator.secret)
 
 
