@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "axes",
+    "ninja",  # serves Swagger UI for /api/v1/docs from its own static files, not a CDN
     "linecampaigns",
     "connections",
     "audiences",
