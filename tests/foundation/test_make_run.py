@@ -93,6 +93,8 @@ def _wait_for(condition, what: str, run: Run, timeout: float = 240) -> None:
 
 @pytest.fixture(scope="module")
 def make_run(tmp_path_factory):
+    if not (ROOT / ".venv/.installed").exists():
+        pytest.skip("no .venv made by `make install` to lend the copied checkout")
     checkout = _copy_checkout(tmp_path_factory.mktemp("first-hour") / "linecampaigns")
     home = tmp_path_factory.mktemp("home")
     port, emulator_port = _free_port(), _free_port()
