@@ -7,10 +7,11 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 export DEBUG ?= true
 
-.PHONY: help install run test lint format bench bench-quick clean
+.PHONY: help install run info test lint format bench bench-quick clean
 
 help:
 	@echo "make run         start the dashboard, worker, beat and LINE emulator on 127.0.0.1:$(PORT)"
+	@echo "make info        show the running dashboard's URLs, Admin and Sandbox again"
 	@echo "make test        lint and run the whole test suite"
 	@echo "make lint        ruff check, ruff format --check, makemigrations --check"
 	@echo "make format      format the code with ruff"
@@ -26,6 +27,9 @@ install: $(STAMP)
 
 run: $(STAMP)
 	@$(BIN)/python -m linecampaigns.devserver --port $(PORT)
+
+info: $(STAMP)
+	@$(BIN)/python -m linecampaigns.devserver --info
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

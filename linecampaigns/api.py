@@ -254,6 +254,19 @@ def unknown_path(request: HttpRequest, rest: str = "") -> JsonResponse:
     return JsonResponse({"detail": detail, "errors": []}, status=404)
 
 
+def api_authenticated(view: Callable) -> Callable:
+    """For the OpenAPI schema, which ninja serves outside its operations: the same bearer token
+    or session as every endpoint, and the same JSON 401 without one."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not any(auth(request) for auth in api.auth):
+            return _auth_error(request, AuthenticationError())
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
 def json_method_not_allowed(view: Callable) -> Callable:
     """Wraps an API path's view so that a method it does not take is a JSON 405 (ninja answers
     that with plain text)."""

@@ -29,6 +29,9 @@ class Channel(filesystem.Channel):
 
 class Transport(filesystem.Transport):
     Channel = Channel
+    # Folders have no host; with kombu's default ("localhost") every start warns that none was
+    # supplied, a warning that would reach `make run`'s terminal.
+    default_connection_params = {"port": filesystem.Transport.default_port}
 
 
 def use_atomic_filesystem_transport() -> None:

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "axes",
+    "ninja",  # serves Swagger UI for /api/v1/docs from its own static files, not a CDN
     "linecampaigns",
     "connections",
     "audiences",
@@ -248,11 +249,30 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 # Error pages and reports never show local variables named like secrets, in DEBUG too.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "linecampaigns.logging.SecretsExceptionReporterFilter"
 
+# LOG_FILE: every record goes to that file and only warnings and errors to the console, request
+# lines of runserver included (`make run` gives the web server and the worker one each in var/log/).
+LOG_FILE = env.str("LOG_FILE", default="")
+_log_handlers: dict[str, dict] = {
+    "console": {"class": "logging.StreamHandler", "filters": ["redact"]},
+}
+_loggers: dict[str, dict] = {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}}
+if LOG_FILE:
+    _log_handlers["console"]["level"] = "WARNING"
+    _log_handlers["file"] = {
+        "class": "logging.FileHandler",
+        "filename": LOG_FILE,
+        "filters": ["redact"],
+        "formatter": "file",
+    }
+    _loggers["django.server"] = {"handlers": ["file"], "level": "INFO", "propagate": False}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact": {"()": "linecampaigns.logging.RedactSecretsFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    "formatters": {
+        "file": {"format": "[{asctime}: {levelname}/{processName}] {name}: {message}", "style": "{"}
+    },
+    "handlers": _log_handlers,
+    "root": {"handlers": list(_log_handlers), "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": _loggers,
 }

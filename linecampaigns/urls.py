@@ -3,20 +3,24 @@ from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 
 from linecampaigns import views
-from linecampaigns.api import api, json_method_not_allowed, unknown_path
+from linecampaigns.api import api, api_authenticated, json_method_not_allowed, unknown_path
 
 
 def _api_urls(urls: tuple) -> tuple:
     """The API authenticates each request itself (bearer token or session) and answers 401 in
     JSON, so LoginRequiredMiddleware's redirect to the login page must not apply to it. A
-    wrong method is a JSON 405, and a path no endpoint has a JSON 404 (the last pattern)."""
+    wrong method is a JSON 405, and a path no endpoint has a JSON 404 (the last pattern). The
+    schema answers a token like the endpoints; the docs page is a page and asks for a login."""
     patterns, app_name, namespace = urls
     not_found = csrf_exempt(unknown_path)
     not_found.login_required = False
     for pattern in patterns:
         if pattern.name == "api-root":  # ninja's own raises Http404: Django's HTML page
             pattern.callback = not_found
-        elif pattern.name not in ("openapi-json", "openapi-view"):
+        elif pattern.name == "openapi-json":
+            pattern.callback = api_authenticated(pattern.callback)
+            pattern.callback.login_required = False
+        elif pattern.name != "openapi-view":
             pattern.callback = json_method_not_allowed(pattern.callback)
             pattern.callback.login_required = False
     return [*patterns, re_path(r"^(?P<rest>.*)$", not_found)], app_name, namespace

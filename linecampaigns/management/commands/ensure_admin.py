@@ -4,6 +4,7 @@ import secrets
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
+from django.db.models import Q
 
 from linecampaigns.roles import ADMIN
 
@@ -13,9 +14,17 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         User = get_user_model()
-        admins = User.objects.filter(is_active=True).filter(groups__name=ADMIN)
-        if admins.exists() or User.objects.filter(is_superuser=True, is_active=True).exists():
-            self.stdout.write("An Admin exists already; log in with your own credentials.")
+        admin = (
+            User.objects.filter(is_active=True)
+            .filter(Q(groups__name=ADMIN) | Q(is_superuser=True))
+            .order_by("date_joined")
+            .first()
+        )
+        if admin is not None:
+            self.stdout.write(
+                f"An Admin exists already (Username: {admin.username}); "
+                "log in with your own credentials."
+            )
             return
         username = os.environ.get("DJANGO_SUPERUSER_USERNAME") or "admin"
         password = os.environ.get("DJANGO_SUPERUSER_PASSWORD") or secrets.token_urlsafe(12)
