@@ -14,6 +14,7 @@ from lineapi.emulator.config import EmulatorConfig
 from lineapi.emulator.state import State
 from lineapi.errors import MONTHLY_LIMIT_MESSAGE, RATE_LIMIT_MESSAGE, RETRY_KEY_ACCEPTED_MESSAGE
 from lineapi.messages import (
+    line_error_body,
     validate_aggregation_units,
     validate_messages,
     validate_multicast_ids,
@@ -58,7 +59,7 @@ def error(status: int, message: str, details: list | None = None, **extra: Any) 
 
 
 def invalid(details: list[dict]) -> Reply:
-    return error(400, f"The request body has {len(details)} error(s)", details)
+    return 400, line_error_body(details), []
 
 
 async def _read_body(receive: Callable) -> bytes | None:
