@@ -27,12 +27,17 @@ def seeded_id(kind: str, n: int) -> str:
     return "U" + hashlib.md5(f"emulator-{kind}-{n}".encode()).hexdigest()
 
 
-class TokenBucket:
-    """Up to `rate` requests in any one-second burst, refilled continuously."""
+# LINE allows broadcast (and narrowcast) 60 requests an hour per channel.
+BROADCAST_PER_HOUR = 60
 
-    def __init__(self, rate: float) -> None:
+
+class TokenBucket:
+    """Up to `capacity` requests at once (by default one second's worth), refilled
+    continuously at `rate` a second."""
+
+    def __init__(self, rate: float, capacity: float | None = None) -> None:
         self.rate = rate
-        self.capacity = max(1.0, rate)
+        self.capacity = capacity if capacity is not None else max(1.0, rate)
         self.tokens = self.capacity
         self.stamp = time.monotonic()
 
@@ -50,6 +55,7 @@ class TokenBucket:
 class Accepted:
     request_id: str
     sent_messages: list[dict]
+    accepted_at: float
 
 
 @dataclass
@@ -92,7 +98,7 @@ class State:
         self.buckets = {
             "push": TokenBucket(self.config.push_rate),
             "multicast": TokenBucket(self.config.multicast_rate),
-            "broadcast": TokenBucket(self.config.push_rate),
+            "broadcast": TokenBucket(BROADCAST_PER_HOUR / 3600, capacity=BROADCAST_PER_HOUR),
         }
 
     def configure(self, changes: dict[str, Any]) -> None:
@@ -111,6 +117,11 @@ class State:
             self.config = self.initial
             self.auth = f"Bearer {self.config.token}".encode()
         self.reset_buckets()
+
+    def retry_key_taken(self, retry_key: str, ttl_s: float) -> bool:
+        """Whether a request with this key was accepted within the last `ttl_s` seconds."""
+        accepted = self.retry_keys.get(retry_key)
+        return accepted is not None and time.time() - accepted.accepted_at < ttl_s
 
     def next_request_id(self) -> str:
         self.counter += 1
@@ -146,7 +157,7 @@ class State:
                 self._ledger.write(json.dumps(line, ensure_ascii=False) + "\n")
                 self._ledger.flush()
         if retry_key is not None:
-            self.retry_keys[retry_key] = Accepted(rid, sent)
+            self.retry_keys[retry_key] = Accepted(rid, sent, received_at)
         messages = body["messages"]
         units = body.get("customAggregationUnits") or []
         for to in recipients:
