@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,10 @@ STAT_KEYS = (
     "faults_injected",
     "invalid_requests",
 )
+
+
+def new_user_id() -> str:
+    return "U" + uuid.uuid4().hex
 
 
 def seeded_id(kind: str, n: int) -> str:
@@ -72,8 +77,9 @@ class State:
     def __post_init__(self) -> None:
         self._prefix = os.urandom(10).hex()
         self.bot_user_id = seeded_id("bot", 0)
-        self.followers = [seeded_id("follower", i) for i in range(self.config.followers)]
-        self.follower_index = {uid: i for i, uid in enumerate(self.followers)}
+        self.seeded_followers = [seeded_id("follower", i) for i in range(self.config.followers)]
+        self.follower_index = {uid: i for i, uid in enumerate(self.seeded_followers)}
+        self._restore_followers()
         self.auth = f"Bearer {self.config.token}".encode()
         self.reset_buckets()
         self._ledger = None
@@ -94,6 +100,28 @@ class State:
             self.record(item["to"], item["body"], item["retry_key"], item["request_id"],
                         item["sent"], received_at=item["received_at"])  # fmt: skip
 
+    def _restore_followers(self) -> None:
+        self.followers = list(self.seeded_followers)
+        self.following = set(self.followers)
+        self.blocked: set[str] = set()
+
+    def follow(self, user_id: str) -> bool:
+        """A follow event: the user is a follower from now on, at the end of the list. True
+        when the user had blocked the account before (LINE's `follow.isUnblocked`)."""
+        if user_id not in self.following:
+            self.followers.append(user_id)
+            self.following.add(user_id)
+        unblocked = user_id in self.blocked
+        self.blocked.discard(user_id)
+        return unblocked
+
+    def unfollow(self, user_id: str) -> None:
+        """An unfollow (block): LINE lists the user no more and hides its profile."""
+        if user_id in self.following:
+            self.followers.remove(user_id)
+            self.following.discard(user_id)
+        self.blocked.add(user_id)
+
     def reset_buckets(self) -> None:
         self.buckets = {
             "push": TokenBucket(self.config.push_rate),
@@ -113,6 +141,7 @@ class State:
         self.by_recipient = {}
         self.retry_keys = {}
         self.stats = dict.fromkeys(STAT_KEYS, 0)
+        self._restore_followers()
         if restore_config:
             self.config = self.initial
             self.auth = f"Bearer {self.config.token}".encode()
