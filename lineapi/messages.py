@@ -916,7 +916,7 @@ _FLEX_CHILDREN = {
 
 # --- LINE's error bodies -----------------------------------------------------------------------
 
-_FLEX_PROP_RE = re.compile(r"^messages\[(\d+)\]\.contents(?=$|[.\[])")
+_FLEX_PROP_RE = re.compile(r"^messages\[(\d+)\]\.contents(?=[.\[])")
 _LINE_FLEX_MESSAGE_RE = re.compile(
     r"^A message \(messages\[(\d+)\]\)\s+in the request body is invalid"
 )

@@ -488,3 +488,29 @@ def test_refused_by_the_emulator_at_the_same_property(
         assert response.status_code == 400, path
         assert response.json() == expected
         assert [d["property"] for d in details_from_line(response.json())] == props
+
+
+def test_the_issues_flex_box_gets_lines_own_body(
+    http: Callable[[str, dict], httpx.Response],
+) -> None:
+    """The box that passed every check before: no layout, no contents."""
+    message = flex(bubble(body={"type": "box"}))
+    response = http("/v2/bot/message/validate/push", {"messages": [text(), message]})
+    assert response.status_code == 400
+    assert response.json() == {
+        "message": "A message (messages[1]) in the request body is invalid",
+        "details": [
+            {"message": "must be specified", "property": "/body/layout"},
+            {"message": "must be specified", "property": "/body/contents"},
+        ],
+    }
+
+
+def test_request_level_problems_come_before_flex_ones() -> None:
+    details = validate_messages([text(text=""), flex(bubble(body={"type": "box"}))])
+    assert line_error_body(details) == {
+        "message": "The request body has 1 error(s)",
+        "details": [{"message": "May not be empty", "property": "messages[0].text"}],
+    }
+    missing = validate_messages([without(flex(bubble()), "contents")])
+    assert line_error_body(missing)["message"] == "The request body has 1 error(s)"
