@@ -74,7 +74,8 @@ def usage(state: State, base_url: str, query: dict[str, str]) -> str:
     """How to use this instance: its credentials, a webhook form and the same from a shell."""
     config = state.config
     secret = config.secret or "(none: start with --secret to send webhooks)"
-    target = config.webhook_url or ""
+    # ?hook= comes from a connection's page: its own webhook URL, so the form needs no typing.
+    target = query.get("hook") or config.webhook_url or ""
     user = query.get("user") or new_user_id()
     note = ""
     if "webhook" in query:

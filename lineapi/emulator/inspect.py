@@ -271,8 +271,8 @@ class Inspector:
             outcome = f"webhook={status}&type={event['type']}"
         except ValueError as exc:
             outcome = f"webhook_error={quote(str(exc))}"
-        user = quote(form.get("userId", ""))
-        return 303, b"", [(b"location", f"/_emulator/?{outcome}&user={user}".encode())]
+        back = f"{outcome}&user={quote(form.get('userId', ''))}&hook={quote(form.get('url', ''))}"
+        return 303, b"", [(b"location", f"/_emulator/?{back}".encode())]
 
     @staticmethod
     def _event(event: Any) -> dict:

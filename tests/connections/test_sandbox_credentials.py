@@ -1,6 +1,8 @@
 """A Sandbox connection's page shows the emulator's token and secret masked, with a Reveal for
 Admins that is audited; a real channel's credentials are never shown in clear."""
 
+from urllib.parse import quote
+
 from django.urls import reverse
 
 from connections.models import Connection
@@ -56,3 +58,11 @@ def test_only_admins_may_reveal(connection: Connection, marketer_client, emulato
 
 def test_reveal_takes_a_post_only(connection: Connection, admin_client) -> None:
     assert admin_client.get(reverse("connection_reveal", args=[connection.pk])).status_code == 405
+
+
+def test_the_sandbox_page_links_to_the_emulators_webhook_form_with_its_webhook_url(
+    connection: Connection, admin_client
+) -> None:
+    page = admin_client.get(reverse("connection_detail", args=[connection.pk])).content.decode()
+    hook = f"http://testserver/webhooks/line/{connection.webhook_slug}/"
+    assert f"{connection.api_base_url}/_emulator/?hook={quote(hook, safe='')}" in page

@@ -175,3 +175,11 @@ def test_webhooks_go_to_the_configured_url_when_none_is_given(
 
 def follow_event(user_id: str) -> dict:
     return {"type": "follow", "source": {"type": "user", "userId": user_id}, "replyToken": "r"}
+
+
+def test_a_connection_page_can_hand_its_webhook_url_to_the_form(emulator: EmulatorHandle) -> None:
+    hook = "http://127.0.0.1:8000/webhooks/line/abc123/"
+    page = httpx.get(f"{emulator.base_url}/_emulator/", params={"hook": hook}).text
+    assert f"<input name='url' value='{hook}'" in page
+    sent = post_form(emulator, url=hook, type="follow", userId="bad")
+    assert "hook=http%3A//127.0.0.1%3A8000/webhooks/line/abc123/" in sent.headers["location"]
