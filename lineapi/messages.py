@@ -670,6 +670,8 @@ FLEX_BOX_CHILDREN = {
     "baseline": ("icon", "text", "filler"),
 }
 MAX_FLEX_RATIO = 100_000
+# LINE's "Flex Message layout": children of a baseline box take no gravity and no offsetBottom.
+FLEX_NOT_IN_BASELINE = ("gravity", "offsetBottom")
 
 
 def _flex_missing(out: Details, prop: str) -> None:
@@ -853,6 +855,10 @@ def _flex_box_children(out: Details, box: dict, prop: str) -> None:
         if isinstance(child, dict) and child.get("type") == "icon" and layout != "baseline":
             _err(out, f"{cprop}.type", "An icon can only be used in a baseline box")
             continue
+        if isinstance(child, dict) and layout == "baseline":
+            for key in FLEX_NOT_IN_BASELINE:
+                if key in child:
+                    _err(out, f"{cprop}.{key}", f"{key} cannot be used in a baseline box")
         _flex_component(out, child, cprop, allowed=allowed)
     background = box.get("background")
     if background is not None:

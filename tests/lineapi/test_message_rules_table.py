@@ -349,6 +349,16 @@ CASES: list[tuple[str, dict, str | list[str]]] = [
         f"{C}.body.contents[0].type",
     ),
     (
+        "flex-baseline-child-gravity",
+        body_with(ftext(gravity="top"), layout="baseline"),
+        f"{C}.body.contents[0].gravity",
+    ),
+    (
+        "flex-baseline-child-offset-bottom",
+        body_with(ftext(offsetBottom="4px"), layout="baseline"),
+        f"{C}.body.contents[0].offsetBottom",
+    ),
+    (
         "flex-icon-in-vertical",
         body_with({"type": "icon", "url": IMG}),
         f"{C}.body.contents[0].type",
