@@ -638,3 +638,17 @@ def _enqueue_backfill(job_id: int) -> None:
     from connections.tasks import backfill_followers
 
     backfill_followers.delay(job_id)
+
+
+class NotSandboxError(Exception):
+    """Only a Sandbox connection's credentials may be shown: a real channel's never are."""
+
+
+@sensitive_variables("token", "secret")
+def connection_reveal_credentials(*, connection: Connection, actor: AbstractUser) -> dict[str, str]:
+    """The Sandbox's token and secret in clear, for an Admin who asked; audited without them."""
+    if not connection.is_sandbox:
+        raise NotSandboxError(connection.name)
+    token, secret = connection.channel_access_token, connection.channel_secret
+    audit_record(actor=actor, action="connection.reveal_credentials", target=connection)
+    return {"token": token, "secret": secret}

@@ -1,6 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
@@ -74,16 +74,38 @@ def connection_add(request: HttpRequest) -> HttpResponse:
     )
 
 
-@role_required(ADMIN)
-def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    connection = get_object_or_404(Connection, pk=pk)
-    context = {
+def _detail_context(request: HttpRequest, connection: Connection) -> dict:
+    return {
         "connection": connection,
         "webhook_url": selectors.webhook_url(connection, request),
         "events": selectors.connection_recent_events(connection),
         "backfill": selectors.connection_latest_backfill(connection),
     }
-    return render(request, "connections/connection_detail.html", context)
+
+
+@role_required(ADMIN)
+def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    connection = get_object_or_404(Connection, pk=pk)
+    return render(
+        request, "connections/connection_detail.html", _detail_context(request, connection)
+    )
+
+
+@role_required(ADMIN)
+@require_POST
+def connection_reveal(request: HttpRequest, pk: int) -> HttpResponse:
+    """A Sandbox's token and secret in clear (a POST, so no link or prefetch shows them)."""
+    connection = get_object_or_404(Connection, pk=pk)
+    try:
+        revealed = services.connection_reveal_credentials(connection=connection, actor=request.user)
+    except services.NotSandboxError:
+        raise Http404("Only a Sandbox connection's credentials can be revealed.") from None
+    context = {**_detail_context(request, connection), "revealed": revealed}
+    response = render_page(
+        request, "connections/connection_detail.html", context, "connections/_credentials.html"
+    )
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @role_required(ADMIN)

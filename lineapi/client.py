@@ -20,6 +20,7 @@ from lineapi.errors import (
     LineTimeoutError,
     error_for_status,
 )
+from lineapi.messages import details_from_line
 from lineapi.transport import AiohttpPoolTransport
 
 DEFAULT_BASE_URL = "https://api.line.me"
@@ -89,7 +90,7 @@ def _error_from_response(response: httpx.Response) -> LineApiError:
     cls = error_for_status(response.status_code, message)
     kwargs: dict[str, Any] = {
         "status": response.status_code,
-        "details": data.get("details") or [],
+        "details": details_from_line(data),
         "request_id": response.headers.get("x-line-request-id"),
         "accepted_request_id": response.headers.get("x-line-accepted-request-id"),
     }

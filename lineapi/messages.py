@@ -229,7 +229,15 @@ def _check_text(out: Details, m: dict, prop: str) -> None:
         index = emoji.get("index")
         if not isinstance(index, int) or isinstance(index, bool) or index < 0:
             _err(out, f"{eprop}.index", "Must be an integer of at least 0")
+        elif isinstance(m.get("text"), str) and _utf16_char(m["text"], index) != "$":
+            _err(out, f"{eprop}.index", "Must be the position of a $ in the text")
         _ids(out, emoji, eprop, "productId", "emojiId")
+
+
+def _utf16_char(text: str, index: int) -> str:
+    """The character at a UTF-16 position, as LINE counts positions in a text."""
+    units = text.encode("utf-16-le")
+    return units[2 * index : 2 * index + 2].decode("utf-16-le", errors="replace")
 
 
 def _ids(out: Details, obj: dict, prop: str, *keys: str) -> None:
@@ -440,8 +448,26 @@ def _check_buttons(out: Details, t: dict, prop: str) -> None:
     _text(out, t, "text", prop, 60 if short else 160, required=True, graphemes=True)
     _text(out, t, "title", prop, 40, required=False, graphemes=True)
     _https(out, t, "thumbnailImageUrl", prop, required=False)
+    _template_image(out, t, prop)
     _actions(out, t.get("actions"), f"{prop}.actions", 1, MAX_BUTTON_ACTIONS)
     _default_action(out, t, prop)
+
+
+TEMPLATE_IMAGE_ENUMS = {
+    "imageAspectRatio": ("rectangle", "square"),
+    "imageSize": ("cover", "contain"),
+}
+
+
+def _template_image(out: Details, t: dict, prop: str) -> None:
+    for key, choices in TEMPLATE_IMAGE_ENUMS.items():
+        if key in t and t[key] not in choices:
+            _err(out, f"{prop}.{key}", _one_of(choices))
+    color = t.get("imageBackgroundColor")
+    if color is not None and not (
+        isinstance(color, str) and re.fullmatch(r"#[0-9a-fA-F]{6}", color)
+    ):
+        _err(out, f"{prop}.imageBackgroundColor", "Must be a hexadecimal color (#RRGGBB)")
 
 
 def _check_confirm(out: Details, t: dict, prop: str) -> None:
@@ -451,6 +477,7 @@ def _check_confirm(out: Details, t: dict, prop: str) -> None:
 
 def _check_carousel(out: Details, t: dict, prop: str) -> None:
     columns = t.get("columns")
+    _template_image(out, t, prop)
     if not _size(out, f"{prop}.columns", columns, 1, MAX_CAROUSEL_COLUMNS):
         return
     objects = [c for c in columns if isinstance(c, dict)]
@@ -497,65 +524,455 @@ def _json_bytes(value: Any) -> int:
     return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
 
 
+# --- flex ------------------------------------------------------------------------------------
+# LINE checks a flex container after the rest of the request and reports its problems apart:
+# "A message (messages[0]) in the request body is invalid", each property as a JSON pointer
+# into the container ("/body/layout"), with "must be specified" for a missing property and
+# "invalid property" for anything else. Locally the same problems carry the dotted path
+# (messages[0].contents.body.layout) and a more specific message; `line_error_body` turns them
+# into LINE's words and `details_from_line` turns LINE's back into ours.
+FLEX_MISSING = "must be specified"
+FLEX_INVALID = "invalid property"
+
+_SIZES = ("xxs", "xs", "sm", "md", "lg", "xl", "xxl", "3xl", "4xl", "5xl")
+_SPACES = ("none", "xs", "sm", "md", "lg", "xl", "xxl")
+_BORDERS = ("none", "light", "normal", "medium", "semi-bold", "bold")
+_NUM = r"(?:\d+(?:\.\d+)?)"
+_PX, _PCT = rf"{_NUM}px", rf"{_NUM}%"
+_POSITIONS = ("relative", "absolute")
+_GRAVITIES = ("top", "bottom", "center")
+_ALIGNS = ("start", "end", "center")
+_OFFSETS = ("offsetTop", "offsetBottom", "offsetStart", "offsetEnd")
+
+# A value format: keywords, and a pattern for the free form (pixels, percent, colour...).
+_FORMATS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "space": (_SPACES, _PX),
+    "offset": (_SPACES, f"{_PX}|{_PCT}"),
+    "length": ((), f"{_PX}|{_PCT}"),
+    "radius": (_SPACES, _PX),
+    "border": (_BORDERS, _PX),
+    "color": ((), r"#[0-9a-fA-F]{6}(?:[0-9a-fA-F]{2})?"),
+    "image_size": ((*_SIZES, "full"), f"{_PX}|{_PCT}"),
+    "font_size": (_SIZES, _PX),
+    "px": ((), _PX),
+    "ratio": ((), r"[1-9]\d{0,5}(?:\.\d+)?:[1-9]\d{0,5}(?:\.\d+)?"),
+    "angle": ((), rf"-?{_NUM}deg"),
+    "percent": ((), _PCT),
+}
+_POSITIONED = {"margin": "space", "position": _POSITIONS} | dict.fromkeys(_OFFSETS, "offset")
+
+# Per component: required properties, then each checked property and its format (a name in
+# _FORMATS, "int" for a non-negative integer, "bool", or a tuple of allowed values). Enums and
+# `required` follow the OpenAPI spec's Flex* schemas (tests/lineapi/test_flex_spec.py holds
+# them to it); the formats follow LINE's "Flex Message elements" and "layout" pages.
+FLEX_COMPONENTS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
+    "box": (
+        ("layout", "contents"),
+        {
+            **_POSITIONED,
+            "layout": ("horizontal", "vertical", "baseline"),
+            "flex": "int",
+            "spacing": "space",
+            "backgroundColor": "color",
+            "borderColor": "color",
+            "borderWidth": "border",
+            "cornerRadius": "radius",
+            "width": "length",
+            "maxWidth": "length",
+            "height": "length",
+            "maxHeight": "length",
+            **dict.fromkeys(
+                ("paddingAll", "paddingTop", "paddingBottom", "paddingStart", "paddingEnd"),
+                "offset",
+            ),
+            "justifyContent": (
+                "center",
+                "flex-start",
+                "flex-end",
+                "space-between",
+                "space-around",
+                "space-evenly",
+            ),
+            "alignItems": ("center", "flex-start", "flex-end"),
+        },
+    ),
+    "button": (
+        ("action",),
+        {
+            **_POSITIONED,
+            "flex": "int",
+            "color": "color",
+            "style": ("primary", "secondary", "link"),
+            "gravity": _GRAVITIES,
+            "height": ("md", "sm"),
+            "adjustMode": ("shrink-to-fit",),
+            "scaling": "bool",
+        },
+    ),
+    "image": (
+        ("url",),
+        {
+            **_POSITIONED,
+            "flex": "int",
+            "align": _ALIGNS,
+            "gravity": _GRAVITIES,
+            "size": "image_size",
+            "aspectRatio": "ratio",
+            "aspectMode": ("fit", "cover"),
+            "backgroundColor": "color",
+            "animated": "bool",
+        },
+    ),
+    "video": (("url", "previewUrl", "altContent"), {"aspectRatio": "ratio"}),
+    "icon": (
+        ("url",),
+        {**_POSITIONED, "size": "font_size", "aspectRatio": "ratio", "scaling": "bool"},
+    ),
+    "text": (
+        (),
+        {
+            **_POSITIONED,
+            "flex": "int",
+            "size": "font_size",
+            "align": _ALIGNS,
+            "gravity": _GRAVITIES,
+            "color": "color",
+            "weight": ("regular", "bold"),
+            "style": ("normal", "italic"),
+            "decoration": ("none", "underline", "line-through"),
+            "wrap": "bool",
+            "lineSpacing": "px",
+            "maxLines": "int",
+            "adjustMode": ("shrink-to-fit",),
+            "scaling": "bool",
+        },
+    ),
+    "span": (
+        ("text",),
+        {
+            "size": "font_size",
+            "color": "color",
+            "weight": ("regular", "bold"),
+            "style": ("normal", "italic"),
+            "decoration": ("none", "underline", "line-through"),
+        },
+    ),
+    "separator": ((), {"margin": "space", "color": "color"}),
+    "filler": ((), {"flex": "int"}),
+}
+FLEX_BUBBLE_SIZES = ("nano", "micro", "deca", "hecto", "kilo", "mega", "giga")
+FLEX_VIDEO_BUBBLE_SIZES = ("kilo", "mega", "giga")
+FLEX_HERO_TYPES = ("box", "image", "video")
+# What each kind of box may hold (LINE's "Flex Message elements", box component).
+FLEX_BOX_CHILDREN = {
+    "horizontal": ("box", "button", "image", "text", "separator", "filler"),
+    "vertical": ("box", "button", "image", "text", "separator", "filler"),
+    "baseline": ("icon", "text", "filler"),
+}
+MAX_FLEX_RATIO = 100_000
+# LINE's "Flex Message layout": children of a baseline box take no gravity and no offsetBottom.
+FLEX_NOT_IN_BASELINE = ("gravity", "offsetBottom")
+
+
+def _flex_missing(out: Details, prop: str) -> None:
+    _err(out, prop, FLEX_MISSING)
+
+
+def _flex_value(out: Details, obj: dict, key: str, fmt: Any, prop: str) -> None:
+    value = obj[key]
+    vprop = f"{prop}.{key}"
+    if isinstance(fmt, tuple):
+        if value not in fmt:
+            _err(out, vprop, _one_of(fmt))
+    elif fmt == "int":
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            _err(out, vprop, "Must be an integer of at least 0")
+    elif fmt == "bool":
+        if not isinstance(value, bool):
+            _err(out, vprop, "Must be true or false")
+    else:
+        keywords, pattern = _FORMATS[fmt]
+        ok = isinstance(value, str) and (
+            value in keywords or (pattern is not None and re.fullmatch(pattern, value))
+        )
+        if ok and fmt == "ratio":
+            width, height = (float(n) for n in value.split(":"))
+            ok = width <= MAX_FLEX_RATIO and height <= min(MAX_FLEX_RATIO, 3 * width)
+        if not ok:
+            _err(out, vprop, _FORMAT_HINTS[fmt])
+
+
+_FORMAT_HINTS = {
+    "space": f"Must be one of [{', '.join(_SPACES)}] or pixels (e.g. 10px)",
+    "offset": f"Must be one of [{', '.join(_SPACES)}], pixels (10px) or a percentage (5%)",
+    "length": "Must be pixels (e.g. 100px) or a percentage (e.g. 50%)",
+    "radius": f"Must be one of [{', '.join(_SPACES)}] or pixels (e.g. 10px)",
+    "border": f"Must be one of [{', '.join(_BORDERS)}] or pixels (e.g. 2px)",
+    "color": "Must be a hexadecimal color (#RRGGBB or #RRGGBBAA)",
+    "image_size": f"Must be one of [{', '.join(_SIZES)}, full], pixels or a percentage",
+    "font_size": f"Must be one of [{', '.join(_SIZES)}] or pixels (e.g. 16px)",
+    "px": "Must be pixels (e.g. 10px)",
+    "ratio": "Must be {width}:{height}, each 1 to 100000, the height at most 3 times the width",
+    "angle": "Must be an angle in degrees (e.g. 90deg)",
+    "percent": "Must be a percentage (e.g. 50%)",
+}
+
+
 def _check_flex(out: Details, m: dict, prop: str) -> None:
     _text(out, m, "altText", prop, MAX_ALT_TEXT, required=True)
-    contents = m.get("contents")
     cprop = f"{prop}.contents"
+    contents = m.get("contents")
+    if contents is None:
+        _err(out, cprop, "May not be empty")
+        return
     if not _object(out, contents, cprop):
         return
     kind = contents.get("type")
     if kind == "bubble":
-        _flex_bubble(out, contents, cprop)
+        _flex_bubble(out, contents, cprop, in_carousel=False)
     elif kind == "carousel":
-        bubbles = contents.get("contents")
-        if not _size(out, f"{cprop}.contents", bubbles, 1, MAX_FLEX_CAROUSEL_BUBBLES):
-            return
-        if _json_bytes(contents) > MAX_FLEX_CAROUSEL_BYTES:
-            limit = MAX_FLEX_CAROUSEL_BYTES
-            _err(out, cprop, f"Size of a flex carousel must be at most {limit} bytes")
-        for i, bubble in enumerate(bubbles):
-            _flex_bubble(out, bubble, f"{cprop}.contents[{i}]")
+        _flex_carousel(out, contents, cprop)
+    elif kind is None:
+        _flex_missing(out, f"{cprop}.type")
     else:
-        _err(out, f"{cprop}.type", "Must be one of the following values: [bubble, carousel]")
+        _err(out, f"{cprop}.type", _one_of(("bubble", "carousel")))
 
 
-def _flex_bubble(out: Details, bubble: Any, prop: str) -> None:
-    if not _object(out, bubble, prop):
+def _flex_carousel(out: Details, carousel: dict, prop: str) -> None:
+    bubbles = carousel.get("contents")
+    if bubbles is None:
+        _flex_missing(out, f"{prop}.contents")
         return
-    if bubble.get("type") != "bubble":
-        _err(out, f"{prop}.type", "Must be bubble")
+    if not _size(out, f"{prop}.contents", bubbles, 1, MAX_FLEX_CAROUSEL_BUBBLES):
+        return
+    if _json_bytes(carousel) > MAX_FLEX_CAROUSEL_BYTES:
+        limit = MAX_FLEX_CAROUSEL_BYTES
+        _err(out, prop, f"Size of a flex carousel must be at most {limit} bytes")
+    for i, bubble in enumerate(bubbles):
+        bprop = f"{prop}.contents[{i}]"
+        if not _object(out, bubble, bprop):
+            continue
+        if bubble.get("type") != "bubble":
+            _err(out, f"{bprop}.type", "Must be bubble")
+            continue
+        _flex_bubble(out, bubble, bprop, in_carousel=True)
+
+
+def _flex_bubble(out: Details, bubble: dict, prop: str, *, in_carousel: bool) -> None:
     if _json_bytes(bubble) > MAX_FLEX_BUBBLE_BYTES:
         _err(out, prop, f"Size of a flex bubble must be at most {MAX_FLEX_BUBBLE_BYTES} bytes")
         return
-    _flex_node(out, bubble, prop)
+    for key, choices in (("size", FLEX_BUBBLE_SIZES), ("direction", ("ltr", "rtl"))):
+        if key in bubble:
+            _flex_value(out, bubble, key, choices, prop)
+    for block in ("header", "body", "footer"):
+        if block in bubble:
+            _flex_component(out, bubble[block], f"{prop}.{block}", allowed=("box",))
+    hero = bubble.get("hero")
+    if hero is not None:
+        _flex_component(out, hero, f"{prop}.hero", allowed=FLEX_HERO_TYPES)
+        if isinstance(hero, dict) and hero.get("type") == "video":
+            size = bubble.get("size", "mega")
+            if size not in FLEX_VIDEO_BUBBLE_SIZES:
+                _err(out, f"{prop}.size", "A bubble with a video must be kilo, mega or giga")
+            if in_carousel:
+                _err(out, f"{prop}.hero", "A video cannot be used in a carousel")
+    if "styles" in bubble:
+        _flex_styles(out, bubble["styles"], f"{prop}.styles")
+    _flex_action(out, bubble, prop)
 
 
-# The flex components that carry media, and their URL properties (all HTTPS, all required).
-FLEX_MEDIA_URLS = {"image": ("url",), "icon": ("url",), "video": ("url", "previewUrl")}
-
-
-def _flex_node(out: Details, node: Any, prop: str) -> None:
-    """Walks a flex tree: media URLs must be HTTPS, actions valid."""
-    if isinstance(node, list):
-        for i, child in enumerate(node):
-            _flex_node(out, child, f"{prop}[{i}]")
+def _flex_styles(out: Details, styles: Any, prop: str) -> None:
+    if not _object(out, styles, prop):
         return
-    if not isinstance(node, dict):
+    for block in ("header", "hero", "body", "footer"):
+        style = styles.get(block)
+        if style is None or not _object(out, style, f"{prop}.{block}"):
+            continue
+        for key, fmt in (("backgroundColor", "color"), ("separatorColor", "color")):
+            if key in style:
+                _flex_value(out, style, key, fmt, f"{prop}.{block}")
+        if "separator" in style:
+            _flex_value(out, style, "separator", "bool", f"{prop}.{block}")
+
+
+def _flex_action(out: Details, node: dict, prop: str) -> None:
+    if "action" in node:
+        _action(
+            out,
+            node["action"],
+            f"{prop}.action",
+            place="flex",
+            label_required=False,
+            label_max=MAX_FLEX_ACTION_LABEL,
+        )
+
+
+def _flex_component(out: Details, node: Any, prop: str, *, allowed: tuple[str, ...]) -> None:
+    """One component and, for a box or a text, its children; `allowed` names the component
+    types its place may hold."""
+    if not _object(out, node, prop):
         return
-    for key in FLEX_MEDIA_URLS.get(node.get("type"), ()):
-        _https(out, node, key, prop)
-    for key, child in node.items():
-        if key == "action":
-            _action(
-                out,
-                child,
-                f"{prop}.action",
-                place="flex",
-                label_required=False,
-                label_max=MAX_FLEX_ACTION_LABEL,
-            )
-        elif isinstance(child, dict | list):
-            _flex_node(out, child, f"{prop}.{key}")
+    kind = node.get("type")
+    if kind is None:
+        _flex_missing(out, f"{prop}.type")
+        return
+    if kind not in FLEX_COMPONENTS:
+        _err(out, f"{prop}.type", _one_of(tuple(FLEX_COMPONENTS)))
+        return
+    if kind not in allowed:
+        _err(out, f"{prop}.type", f"A {kind} cannot be used here; allowed: {', '.join(allowed)}")
+        return
+    required, checked = FLEX_COMPONENTS[kind]
+    for key in required:
+        if node.get(key) is None:
+            _flex_missing(out, f"{prop}.{key}")
+    for key, fmt in checked.items():
+        if node.get(key) is not None:
+            _flex_value(out, node, key, fmt, prop)
+    for key in ("url", "previewUrl"):
+        if kind in ("image", "icon", "video") and node.get(key) is not None:
+            _https(out, node, key, prop)
+    _FLEX_CHILDREN.get(kind, _no_children)(out, node, prop)
+    _flex_action(out, node, prop)
+
+
+def _no_children(out: Details, node: dict, prop: str) -> None:
+    return
+
+
+def _flex_box_children(out: Details, box: dict, prop: str) -> None:
+    contents = box.get("contents")
+    if contents is None:
+        return  # already reported
+    if not isinstance(contents, list):
+        _err(out, f"{prop}.contents", "Must be an array")
+        return
+    layout = box.get("layout")
+    allowed = FLEX_BOX_CHILDREN.get(layout, FLEX_BOX_CHILDREN["vertical"])
+    for i, child in enumerate(contents):
+        cprop = f"{prop}.contents[{i}]"
+        if isinstance(child, dict) and child.get("type") == "icon" and layout != "baseline":
+            _err(out, f"{cprop}.type", "An icon can only be used in a baseline box")
+            continue
+        if isinstance(child, dict) and layout == "baseline":
+            for key in FLEX_NOT_IN_BASELINE:
+                if key in child:
+                    _err(out, f"{cprop}.{key}", f"{key} cannot be used in a baseline box")
+        _flex_component(out, child, cprop, allowed=allowed)
+    background = box.get("background")
+    if background is not None:
+        _flex_background(out, background, f"{prop}.background")
+
+
+def _flex_background(out: Details, background: Any, prop: str) -> None:
+    if not _object(out, background, prop):
+        return
+    if background.get("type") is None:
+        _flex_missing(out, f"{prop}.type")
+        return
+    if background["type"] != "linearGradient":
+        _err(out, f"{prop}.type", _one_of(("linearGradient",)))
+        return
+    for key in ("angle", "startColor", "endColor"):
+        if background.get(key) is None:
+            _flex_missing(out, f"{prop}.{key}")
+    checked = {"angle": "angle", "startColor": "color", "endColor": "color"}
+    checked |= {"centerColor": "color", "centerPosition": "percent"}
+    for key, fmt in checked.items():
+        if background.get(key) is not None:
+            _flex_value(out, background, key, fmt, prop)
+
+
+def _flex_text_children(out: Details, node: dict, prop: str) -> None:
+    contents = node.get("contents")
+    if contents is None or contents == []:
+        text = node.get("text")
+        if text is None:
+            _flex_missing(out, f"{prop}.text")
+        elif not isinstance(text, str) or not text:
+            _err(out, f"{prop}.text", "Must be a non-empty string")
+        return
+    if not isinstance(contents, list):
+        _err(out, f"{prop}.contents", "Must be an array")
+        return
+    for i, span in enumerate(contents):
+        _flex_component(out, span, f"{prop}.contents[{i}]", allowed=("span",))
+
+
+def _flex_span_text(out: Details, node: dict, prop: str) -> None:
+    text = node.get("text")
+    if text is not None and (not isinstance(text, str) or not text):
+        _err(out, f"{prop}.text", "Must be a non-empty string")
+
+
+def _flex_video_children(out: Details, node: dict, prop: str) -> None:
+    alt = node.get("altContent")
+    if alt is not None:
+        _flex_component(out, alt, f"{prop}.altContent", allowed=("box", "image"))
+
+
+_FLEX_CHILDREN = {
+    "box": _flex_box_children,
+    "text": _flex_text_children,
+    "span": _flex_span_text,
+    "video": _flex_video_children,
+}
+
+
+# --- LINE's error bodies -----------------------------------------------------------------------
+
+_FLEX_PROP_RE = re.compile(r"^messages\[(\d+)\]\.contents(?=[.\[])")
+_LINE_FLEX_MESSAGE_RE = re.compile(
+    r"^A message \(messages\[(\d+)\]\)\s+in the request body is invalid"
+)
+
+
+def _flex_pointer(prop: str, prefix_len: int) -> str:
+    rest = prop[prefix_len:]
+    parts = [p for p in re.split(r"\.|\[(\d+)\]", rest) if p]
+    return "/" + "/".join(parts)
+
+
+def line_error_body(details: Details) -> dict:
+    """The 400 body LINE sends for these problems. LINE checks the request as a whole first
+    ("The request body has N error(s)"); only a request that passes that is checked flex
+    container by flex container, and LINE answers for the first bad one alone."""
+    plain = [d for d in details if not _FLEX_PROP_RE.match(d.get("property", ""))]
+    if plain:
+        return {"message": f"The request body has {len(plain)} error(s)", "details": plain}
+    prefix = _FLEX_PROP_RE.match(details[0]["property"]).group(0)
+    wire = [
+        {
+            "message": FLEX_MISSING if d["message"] == FLEX_MISSING else FLEX_INVALID,
+            "property": _flex_pointer(d["property"], len(prefix)),
+        }
+        for d in details
+        if _FLEX_PROP_RE.match(d["property"]).group(0) == prefix
+    ]
+    index = prefix[len("messages[") : prefix.index("]")]
+    message = f"A message (messages[{index}]) in the request body is invalid"
+    return {"message": message, "details": wire}
+
+
+def details_from_line(body: Any) -> Details:
+    """LINE's error details with every property as this module names it: a flex pointer
+    ("/body/layout" under "A message (messages[0]) ...") becomes
+    messages[0].contents.body.layout."""
+    if not isinstance(body, dict) or not isinstance(body.get("details"), list):
+        return []
+    details = [d for d in body["details"] if isinstance(d, dict)]
+    match = _LINE_FLEX_MESSAGE_RE.match(str(body.get("message", "")))
+    if match is None:
+        return details
+    prefix = f"messages[{match.group(1)}].contents"
+    return [{**d, "property": prefix + _dotted(str(d.get("property", "")))} for d in details]
+
+
+def _dotted(pointer: str) -> str:
+    return "".join(
+        f"[{part}]" if part.isdigit() else f".{part}" for part in pointer.split("/") if part
+    )
 
 
 def _quick_reply(out: Details, quick_reply: Any, prop: str) -> None:

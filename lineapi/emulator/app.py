@@ -14,6 +14,7 @@ from lineapi.emulator.config import EmulatorConfig
 from lineapi.emulator.state import State
 from lineapi.errors import MONTHLY_LIMIT_MESSAGE, RATE_LIMIT_MESSAGE, RETRY_KEY_ACCEPTED_MESSAGE
 from lineapi.messages import (
+    line_error_body,
     validate_aggregation_units,
     validate_messages,
     validate_multicast_ids,
@@ -25,6 +26,12 @@ UUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
 PROFILE = "/v2/bot/profile/"
+# LINE takes X-Line-Retry-Key on these alone and refuses any other request that carries one.
+RETRY_KEY_PATHS = {
+    f"/v2/bot/message/{kind}" for kind in ("push", "multicast", "narrowcast", "broadcast")
+}
+RETRY_KEY_NOT_SUPPORTED = "The 'X-Line-Retry-Key' header is not supported by this API"
+RETRY_KEY_TTL_S = 24 * 3600
 AUTH_FAILED = (
     "Authentication failed. Confirm that the access token in the authorization header is valid."
 )
@@ -48,6 +55,22 @@ class Request:
     def json(self) -> Any:
         return json.loads(self.body)
 
+    def json_body(self) -> tuple[Any, Reply | None]:
+        """The parsed body, or LINE's answer to a body that is not JSON."""
+        ctype = self.headers.get(b"content-type", b"").decode("latin-1")
+        media = ctype.split(";", 1)[0].strip().lower()
+        if media != "application/json":
+            return None, error(415, f"The content type, '{ctype}', is not supported")
+        try:
+            return self.json(), None
+        except ValueError as exc:
+            where = (
+                f"line: {exc.lineno}, column: {exc.colno}"
+                if isinstance(exc, json.JSONDecodeError)
+                else "line: 1, column: 1"
+            )
+            return None, error(400, f"The request body could not be parsed as JSON ({where})")
+
 
 def error(status: int, message: str, details: list | None = None, **extra: Any) -> Reply:
     body: dict[str, Any] = {"message": message}
@@ -58,7 +81,7 @@ def error(status: int, message: str, details: list | None = None, **extra: Any) 
 
 
 def invalid(details: list[dict]) -> Reply:
-    return error(400, f"The request body has {len(details)} error(s)", details)
+    return 400, line_error_body(details), []
 
 
 async def _read_body(receive: Callable) -> bytes | None:
@@ -152,6 +175,8 @@ class Emulator:
             handler = self.profile
         if handler is None:
             return error(404, "Not found")
+        if b"x-line-retry-key" in request.headers and request.path not in RETRY_KEY_PATHS:
+            return error(400, RETRY_KEY_NOT_SUPPORTED)
         return await handler(request)
 
     # --- sends -------------------------------------------------------------------------------
@@ -177,7 +202,7 @@ class Emulator:
             return error(429, RATE_LIMIT_MESSAGE)
         if state.config.fault_rate and random.random() < state.config.fault_rate:
             return await self._fault()
-        if retry_key is not None and retry_key in state.retry_keys:
+        if retry_key is not None and state.retry_key_taken(retry_key, RETRY_KEY_TTL_S):
             return self._duplicate(retry_key, kind)
         recipients = self._recipients(body, kind)
         quota = state.config.monthly_quota
@@ -191,10 +216,9 @@ class Emulator:
     ) -> tuple[dict, Reply | None]:
         if retry_key is not None and not UUID_RE.match(retry_key):
             return {}, error(400, "The value for the 'X-Line-Retry-Key' header is invalid")
-        try:
-            body = request.json()
-        except ValueError:
-            return {}, error(400, "The request body has 1 error(s)", [{"message": "Invalid JSON"}])
+        body, reply = request.json_body()
+        if reply is not None:
+            return {}, reply
         if not isinstance(body, dict):
             return {}, invalid([{"message": "Must be an object", "property": ""}])
         details = validate_messages(body.get("messages"))
@@ -236,10 +260,9 @@ class Emulator:
         return 200, response, [(b"x-line-request-id", request_id.encode())]
 
     async def validate(self, request: Request) -> Reply:
-        try:
-            body = request.json()
-        except ValueError:
-            return error(400, "The request body has 1 error(s)", [{"message": "Invalid JSON"}])
+        body, reply = request.json_body()
+        if reply is not None:
+            return reply
         details = validate_messages(body.get("messages") if isinstance(body, dict) else None)
         if details:
             self.state.stats["invalid_requests"] += 1

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import time
 from html import escape
 from urllib.parse import quote
 
-from lineapi.emulator.state import State
+from lineapi.emulator.state import State, new_user_id
 
 MAX_RECIPIENTS = 500
 MAX_BUBBLES = 200
@@ -14,7 +15,7 @@ MAX_BUBBLES = 200
 CSS = """
 body{margin:0;font-family:system-ui,-apple-system,'Hiragino Sans',sans-serif;display:flex;
 height:100vh;background:#fff}
-nav{width:300px;overflow-y:auto;border-right:1px solid #ddd;background:#f7f7f7}
+nav{width:360px;overflow-y:auto;border-right:1px solid #ddd;background:#f7f7f7}
 nav h1{font-size:15px;margin:0;padding:14px;background:#06c755;color:#fff}
 nav a{display:block;padding:10px 14px;border-bottom:1px solid #eee;color:#222;
 text-decoration:none;font-size:13px}
@@ -33,10 +34,24 @@ white-space:pre-wrap;word-break:break-word}
 text-align:center}
 .time{font-size:10px;color:#eef;margin:0 0 2px 6px;align-self:flex-end}
 .empty{color:#fff;text-align:center;margin-top:40px}
+details{border-bottom:1px solid #ddd;font-size:13px;padding:8px 14px}
+summary{cursor:pointer;font-weight:600}
+dl{margin:6px 0}dt{color:#666;font-size:11px}dd{margin:0 0 6px;font-family:monospace;
+word-break:break-all}
+form label{display:block;font-size:11px;color:#666;margin-top:6px}
+form input,form select{width:100%;box-sizing:border-box;padding:4px;font-size:13px}
+form button{margin-top:8px;padding:5px 12px;background:#06c755;color:#fff;border:0;
+border-radius:4px;cursor:pointer}
+pre{white-space:pre-wrap;word-break:break-all;font-size:11px;background:#fff;padding:6px;
+border:1px solid #ddd}
+.note{padding:6px;margin:6px 0;border-radius:4px;background:#e4f7ec}
+.note.bad{background:#fde8e8}
 """
 
 
-def render(state: State, selected: str | None) -> str:
+def render(
+    state: State, selected: str | None, base_url: str, query: dict[str, str] | None = None
+) -> str:
     recipients = list(state.by_recipient)[-MAX_RECIPIENTS:][::-1]
     if selected is None and recipients:
         selected = recipients[0]
@@ -49,9 +64,67 @@ def render(state: State, selected: str | None) -> str:
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
         f"<style>{CSS}</style></head><body><nav><h1>LINE emulator · "
-        f"{state.stats['accepted_recipients']} delivered</h1>{nav}</nav><main>"
+        f"{state.stats['accepted_recipients']} delivered</h1>"
+        f"{usage(state, base_url, query or {})}{nav}</nav><main>"
         f"<header>{title}</header><div class='chat'>{bubbles}</div></main></body></html>"
     )
+
+
+def usage(state: State, base_url: str, query: dict[str, str]) -> str:
+    """How to use this instance: its credentials, a webhook form and the same from a shell."""
+    config = state.config
+    secret = config.secret or "(none: start with --secret to send webhooks)"
+    # ?hook= comes from a connection's page: its own webhook URL, so the form needs no typing.
+    target = query.get("hook") or config.webhook_url or ""
+    user = query.get("user") or new_user_id()
+    note = ""
+    if "webhook" in query:
+        kind, status = escape(query.get("type", "event")), escape(query["webhook"])
+        note = f"<p class='note'>Sent a {kind} event: the webhook answered {status}.</p>"
+    elif "webhook_error" in query:
+        note = f"<p class='note bad'>Not sent: {escape(query['webhook_error'])}</p>"
+    options = "".join(f"<option>{t}</option>" for t in WEBHOOK_TYPES)
+    q = escape
+    push = {"to": user, "messages": [{"type": "text", "text": "Hi"}]}
+    hook = {
+        "url": target or "http://127.0.0.1:8000/webhooks/line/SLUG",
+        "events": [{"type": "follow", "source": {"type": "user", "userId": user}}],
+    }
+    curl_push = _curl(
+        f"{base_url}/v2/bot/message/push", push, f"Authorization: Bearer {config.token}"
+    )
+    curl_hook = _curl(f"{base_url}/_emulator/webhook", hook)
+    return (
+        f"<details open><summary>Use this emulator</summary>{note}<dl>"
+        f"<dt>API base URL</dt><dd>{q(base_url)}</dd>"
+        f"<dt>Channel access token</dt><dd id='token'>{q(config.token)}</dd>"
+        f"<dt>Channel secret</dt><dd id='secret'>{q(secret)}</dd>"
+        f"<dt>Bot user id</dt><dd>{q(state.bot_user_id)}</dd></dl></details>"
+        "<details open><summary>Send a webhook event</summary>"
+        "<form method='post' action='/_emulator/webhook/form'>"
+        f"<label>Webhook URL</label><input name='url' value='{q(target, quote=True)}' "
+        "placeholder='http://127.0.0.1:8000/webhooks/line/SLUG'>"
+        f"<label>Event</label><select name='type'>{options}</select>"
+        f"<label>User id</label><input name='userId' value='{q(user, quote=True)}' required>"
+        "<label>Text (message)</label><input name='text' value='Hello'>"
+        "<label>Data (postback)</label><input name='data' value='action=buy&amp;item=1'>"
+        "<button type='submit'>Send signed event</button></form>"
+        "<p>A follow from a new user id makes a follower with a generated profile; an "
+        "unfollow removes it.</p></details>"
+        "<details><summary>From a shell</summary>"
+        f"<pre>{q(curl_push)}</pre><pre>{q(curl_hook)}</pre>"
+        "<p>JSON views: /_emulator/messages?to=ID, /_emulator/stats, /_emulator/config; "
+        "POST /_emulator/reset. Options: python -m lineapi.emulator --help.</p></details>"
+    )
+
+
+WEBHOOK_TYPES = ("follow", "unfollow", "message", "postback")
+
+
+def _curl(url: str, body: dict, *headers: str) -> str:
+    lines = [f"curl -X POST {url}", *(f"-H '{h}'" for h in headers)]
+    lines += ["-H 'Content-Type: application/json'", f"-d '{json.dumps(body)}'"]
+    return " \\\n  ".join(lines)
 
 
 def _nav_item(state: State, recipient: str, on: bool) -> str:

@@ -22,6 +22,7 @@ class EmulatorConfig:
     followers: int = 20
     unverified: bool = False
     ledger: str | None = None
+    webhook_url: str | None = None
 
     def updated(self, changes: dict[str, Any]) -> EmulatorConfig:
         """A copy with run-time changes applied; unknown keys raise ValueError."""
@@ -48,6 +49,7 @@ RUNTIME_KEYS = {
     "multicast_rate",
     "unverified",
     "token",
+    "webhook_url",
 }
 
 
@@ -67,24 +69,95 @@ def _coerce(type_name: str, value: Any) -> Any:
     return str(value)
 
 
-def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
-    p = argparse.ArgumentParser(prog="python -m lineapi.emulator", description="LINE emulator")
-    p.add_argument("--port", type=int, required=True)
-    p.add_argument("--token", required=True, help="the only channel access token accepted")
-    p.add_argument("--secret", help="channel secret used to sign webhook events")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--latency-ms", type=float, default=20.0)
-    p.add_argument("--push-rate", type=float, default=2000.0, help="push requests per second")
-    p.add_argument("--multicast-rate", type=float, default=200.0)
-    p.add_argument("--fault-rate", type=float, default=0.0, help="fraction of sends that fail")
-    p.add_argument("--fault-hold-s", type=float, default=30.0)
-    p.add_argument("--monthly-quota", type=int, default=None, help="recipients per month")
-    p.add_argument("--followers", type=int, default=20)
-    p.add_argument("--unverified", action="store_true", help="follower ids answer 403")
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m lineapi.emulator",
+        description=(
+            "A LINE Messaging API emulator for development and tests. It answers push, "
+            "multicast, broadcast, the validate endpoints, bot info, quota, follower ids, "
+            "profiles and insight as LINE does, refuses what LINE refuses with LINE's error "
+            "bodies, and shows what it accepted at http://HOST:PORT/_emulator/ (a chat view, "
+            "the token and secret, and a form that sends signed webhook events)."
+        ),
+    )
+    p.add_argument("--port", type=int, required=True, help="TCP port to listen on")
+    p.add_argument(
+        "--token",
+        required=True,
+        help="the only channel access token accepted (Authorization: Bearer TOKEN)",
+    )
+    p.add_argument(
+        "--secret",
+        help="channel secret that signs webhook events (x-line-signature); without it the "
+        "emulator sends no webhooks",
+    )
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    p.add_argument(
+        "--latency-ms",
+        type=float,
+        default=20.0,
+        help="milliseconds added to every LINE API answer (default: %(default)s)",
+    )
+    p.add_argument(
+        "--push-rate",
+        type=float,
+        default=2000.0,
+        help="push requests per second before a 429 (LINE: 2,000) (default: %(default)s)",
+    )
+    p.add_argument(
+        "--multicast-rate",
+        type=float,
+        default=200.0,
+        help="multicast requests per second before a 429 (LINE: 200) (default: %(default)s)",
+    )
+    p.add_argument(
+        "--fault-rate",
+        type=float,
+        default=0.0,
+        help="fraction of sends (0 to 1) that fail: half answer 500, half hang and drop "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--fault-hold-s",
+        type=float,
+        default=30.0,
+        help="seconds a hanging fault holds the connection before dropping it "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--monthly-quota",
+        type=int,
+        default=None,
+        help="recipients a month before 'You have reached your monthly limit.' (none: no limit)",
+    )
+    p.add_argument(
+        "--followers",
+        type=int,
+        default=20,
+        help="number of generated followers listed by GET /v2/bot/followers/ids "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--unverified",
+        action="store_true",
+        help="act as an unverified account: follower ids answer 403",
+    )
     p.add_argument(
         "--ledger",
         help="a JSON-lines file that keeps accepted messages and retry keys across restarts",
     )
+    p.add_argument(
+        "--webhook-url",
+        help="where POST /_emulator/webhook and the page's webhook form send events when no "
+        "url is given (e.g. a connection's webhook URL)",
+    )
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
+    p = build_parser()
     a = p.parse_args(argv)
     if not 0.0 <= a.fault_rate <= 1.0:
         p.error("--fault-rate must be between 0 and 1")
@@ -102,4 +175,5 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
         followers=a.followers,
         unverified=a.unverified,
         ledger=a.ledger,
+        webhook_url=a.webhook_url,
     )

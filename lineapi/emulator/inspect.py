@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
+import uuid
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from lineapi.emulator import chat
 from lineapi.emulator.state import State, public_delivery
-from lineapi.messages import AGGREGATION_UNIT_RE
+from lineapi.messages import AGGREGATION_UNIT_RE, USER_ID_RE
 
 if TYPE_CHECKING:
     from lineapi.emulator.app import Reply, Request
@@ -57,16 +59,39 @@ def bot_info(state: State, base_url: str) -> dict:
     }
 
 
+# Names for followers that arrive by webhook, picked from a hash of the user id so that the
+# same id always gets the same profile.
+FIRST_NAMES = ("Aiko", "Haruto", "Mei", "Sora", "Yuna", "Ren", "Hina", "Kaito", "Niran", "Ploy",
+               "Somchai", "Emma", "Liam", "Mia", "Noah", "Wei")  # fmt: skip
+LAST_NAMES = ("Tanaka", "Suzuki", "Sato", "Watanabe", "Ito", "Yamamoto", "Nakamura", "Kobayashi",
+              "Srisuk", "Wong", "Smith", "Garcia", "Chen")  # fmt: skip
+
+
 def profile(state: State, user_id: str, base_url: str) -> dict | None:
+    """LINE answers a profile only for a current follower (404 for anyone else, blockers
+    included)."""
+    if user_id not in state.following:
+        return None
     i = state.follower_index.get(user_id)
     if i is None:
-        return None
+        return generated_profile(user_id, base_url)
     return {
         "userId": user_id,
         "displayName": f"Follower {i + 1}",
         "pictureUrl": f"{base_url}/_emulator/avatar.svg?follower={i + 1}",
         "statusMessage": f"Status of follower {i + 1}",
         "language": ("ja", "en", "th")[i % 3],
+    }
+
+
+def generated_profile(user_id: str, base_url: str) -> dict:
+    digest = hashlib.sha256(user_id.encode()).digest()
+    return {
+        "userId": user_id,
+        "displayName": f"{FIRST_NAMES[digest[0] % len(FIRST_NAMES)]} "
+        f"{LAST_NAMES[digest[1] % len(LAST_NAMES)]}",
+        "pictureUrl": f"{base_url}/_emulator/avatar.svg?u={user_id}",
+        "language": ("ja", "en", "th")[digest[2] % 3],
     }
 
 
@@ -163,7 +188,9 @@ class Inspector:
         key = (request.method, path)
         try:
             if key == ("GET", "/_emulator"):
-                return 200, chat.render(self.state, _query(request.query).get("to")), []
+                query = _query(request.query)
+                page = chat.render(self.state, query.get("to"), own_url(request), query)
+                return 200, page, []
             if key == ("GET", "/_emulator/avatar.svg"):
                 return 200, AVATAR_SVG, [(b"content-type", b"image/svg+xml")]
             if key == ("GET", "/_emulator/health"):
@@ -181,6 +208,8 @@ class Inspector:
                 return 200, self.state.config.public(), []
             if key == ("POST", "/_emulator/webhook"):
                 return await self.webhook(_json_object(request.body))
+            if key == ("POST", "/_emulator/webhook/form"):
+                return await self.webhook_form(request.body)
         except ValueError as exc:
             return _error(400, str(exc))
         return _error(404, "Not found")
@@ -195,21 +224,55 @@ class Inspector:
         return 200, {"status": "reset"}, []
 
     async def webhook(self, data: dict) -> Reply:
-        url, events = data.get("url"), data.get("events", [])
+        url = data.get("url") or self.state.config.webhook_url
+        events = data.get("events", [])
         destination = data.get("destination", self.state.bot_user_id)
         if not isinstance(url, str) or not isinstance(events, list):
-            raise ValueError("expected {'url': str, 'events': [...]}")
+            raise ValueError(
+                "expected {'url': str, 'events': [...]} (url may be left out when the emulator "
+                "runs with --webhook-url)"
+            )
         if not isinstance(destination, str):
             raise ValueError("'destination' must be a string")
         secret = self.state.config.secret
         if not secret:
             raise ValueError("the emulator was started without --secret")
+        filled = [self._event(e) for e in events]
+        for event in filled:
+            self._follow_state(event)
         body = json.dumps(
-            {"destination": destination, "events": [self._event(e) for e in events]},
-            separators=(",", ":"),
+            {"destination": destination, "events": filled}, separators=(",", ":")
         ).encode()
         status = await _post_signed(url, body, secret)
         return 200, {"status": status}, []
+
+    def _follow_state(self, event: dict) -> None:
+        """What a follow or unfollow does at LINE: the follower list and profiles change."""
+        source = event.get("source")
+        user_id = source.get("userId") if isinstance(source, dict) else None
+        if not isinstance(user_id, str):
+            return
+        if event.get("type") == "follow":
+            unblocked = self.state.follow(user_id)
+            follow = event.setdefault("follow", {})
+            if isinstance(follow, dict):
+                follow.setdefault("isUnblocked", unblocked)
+        elif event.get("type") == "unfollow":
+            self.state.unfollow(user_id)
+
+    async def webhook_form(self, raw: bytes) -> Reply:
+        """The page's form: one event of a chosen type, then back to the page with the
+        receiver's status (or the reason nothing was sent)."""
+        form = _query(raw)
+        try:
+            event = form_event(form)
+            url = form.get("url") or None
+            status = (await self.webhook({"url": url, "events": [event]}))[1]["status"]
+            outcome = f"webhook={status}&type={event['type']}"
+        except ValueError as exc:
+            outcome = f"webhook_error={quote(str(exc))}"
+        back = f"{outcome}&user={quote(form.get('userId', ''))}&hook={quote(form.get('url', ''))}"
+        return 303, b"", [(b"location", f"/_emulator/?{back}".encode())]
 
     @staticmethod
     def _event(event: Any) -> dict:
@@ -221,6 +284,34 @@ class Inspector:
         event.setdefault("mode", "active")
         event.setdefault("deliveryContext", {"isRedelivery": False})
         return event
+
+
+WEBHOOK_FORM_TYPES = ("follow", "unfollow", "message", "postback")
+
+
+def form_event(form: dict[str, str]) -> dict:
+    """A LINE webhook event from the page's form fields (type, userId, text, data)."""
+    kind = form.get("type", "")
+    if kind not in WEBHOOK_FORM_TYPES:
+        raise ValueError(f"type must be one of {', '.join(WEBHOOK_FORM_TYPES)}")
+    user_id = form.get("userId", "").strip()
+    if not USER_ID_RE.match(user_id):
+        raise ValueError("userId must be U followed by 32 lowercase hex characters")
+    event: dict[str, Any] = {"type": kind, "source": {"type": "user", "userId": user_id}}
+    if kind != "unfollow":
+        event["replyToken"] = uuid.uuid4().hex
+    if kind == "message":
+        text = form.get("text", "")
+        if not text:
+            raise ValueError("a message event needs a text")
+        message_id = str(int.from_bytes(os.urandom(7), "big"))
+        event["message"] = {"type": "text", "id": message_id, "text": text,
+                            "quoteToken": f"q{uuid.uuid4().hex}"}  # fmt: skip
+    elif kind == "postback":
+        if not form.get("data"):
+            raise ValueError("a postback event needs data")
+        event["postback"] = {"data": form["data"]}
+    return event
 
 
 async def _post_signed(url: str, body: bytes, secret: str) -> int:

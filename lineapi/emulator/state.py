@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,16 +24,25 @@ STAT_KEYS = (
 )
 
 
+def new_user_id() -> str:
+    return "U" + uuid.uuid4().hex
+
+
 def seeded_id(kind: str, n: int) -> str:
     return "U" + hashlib.md5(f"emulator-{kind}-{n}".encode()).hexdigest()
 
 
-class TokenBucket:
-    """Up to `rate` requests in any one-second burst, refilled continuously."""
+# LINE allows broadcast (and narrowcast) 60 requests an hour per channel.
+BROADCAST_PER_HOUR = 60
 
-    def __init__(self, rate: float) -> None:
+
+class TokenBucket:
+    """Up to `capacity` requests at once (by default one second's worth), refilled
+    continuously at `rate` a second."""
+
+    def __init__(self, rate: float, capacity: float | None = None) -> None:
         self.rate = rate
-        self.capacity = max(1.0, rate)
+        self.capacity = capacity if capacity is not None else max(1.0, rate)
         self.tokens = self.capacity
         self.stamp = time.monotonic()
 
@@ -50,6 +60,7 @@ class TokenBucket:
 class Accepted:
     request_id: str
     sent_messages: list[dict]
+    accepted_at: float
 
 
 @dataclass
@@ -66,8 +77,9 @@ class State:
     def __post_init__(self) -> None:
         self._prefix = os.urandom(10).hex()
         self.bot_user_id = seeded_id("bot", 0)
-        self.followers = [seeded_id("follower", i) for i in range(self.config.followers)]
-        self.follower_index = {uid: i for i, uid in enumerate(self.followers)}
+        self.seeded_followers = [seeded_id("follower", i) for i in range(self.config.followers)]
+        self.follower_index = {uid: i for i, uid in enumerate(self.seeded_followers)}
+        self._restore_followers()
         self.auth = f"Bearer {self.config.token}".encode()
         self.reset_buckets()
         self._ledger = None
@@ -88,11 +100,33 @@ class State:
             self.record(item["to"], item["body"], item["retry_key"], item["request_id"],
                         item["sent"], received_at=item["received_at"])  # fmt: skip
 
+    def _restore_followers(self) -> None:
+        self.followers = list(self.seeded_followers)
+        self.following = set(self.followers)
+        self.blocked: set[str] = set()
+
+    def follow(self, user_id: str) -> bool:
+        """A follow event: the user is a follower from now on, at the end of the list. True
+        when the user had blocked the account before (LINE's `follow.isUnblocked`)."""
+        if user_id not in self.following:
+            self.followers.append(user_id)
+            self.following.add(user_id)
+        unblocked = user_id in self.blocked
+        self.blocked.discard(user_id)
+        return unblocked
+
+    def unfollow(self, user_id: str) -> None:
+        """An unfollow (block): LINE lists the user no more and hides its profile."""
+        if user_id in self.following:
+            self.followers.remove(user_id)
+            self.following.discard(user_id)
+        self.blocked.add(user_id)
+
     def reset_buckets(self) -> None:
         self.buckets = {
             "push": TokenBucket(self.config.push_rate),
             "multicast": TokenBucket(self.config.multicast_rate),
-            "broadcast": TokenBucket(self.config.push_rate),
+            "broadcast": TokenBucket(BROADCAST_PER_HOUR / 3600, capacity=BROADCAST_PER_HOUR),
         }
 
     def configure(self, changes: dict[str, Any]) -> None:
@@ -107,10 +141,16 @@ class State:
         self.by_recipient = {}
         self.retry_keys = {}
         self.stats = dict.fromkeys(STAT_KEYS, 0)
+        self._restore_followers()
         if restore_config:
             self.config = self.initial
             self.auth = f"Bearer {self.config.token}".encode()
         self.reset_buckets()
+
+    def retry_key_taken(self, retry_key: str, ttl_s: float) -> bool:
+        """Whether a request with this key was accepted within the last `ttl_s` seconds."""
+        accepted = self.retry_keys.get(retry_key)
+        return accepted is not None and time.time() - accepted.accepted_at < ttl_s
 
     def next_request_id(self) -> str:
         self.counter += 1
@@ -146,7 +186,7 @@ class State:
                 self._ledger.write(json.dumps(line, ensure_ascii=False) + "\n")
                 self._ledger.flush()
         if retry_key is not None:
-            self.retry_keys[retry_key] = Accepted(rid, sent)
+            self.retry_keys[retry_key] = Accepted(rid, sent, received_at)
         messages = body["messages"]
         units = body.get("customAggregationUnits") or []
         for to in recipients:

@@ -23,7 +23,7 @@ SHARED_SPECS = Path(__file__).resolve().parents[3] / "shared" / "line-openapi"
 LINE_HOST = "https://api.line.me"
 INSIGHT_PREFIX = "/v2/bot/insight/"
 # LINE rejects these as malformed input; such requests cannot match the schema by design.
-MALFORMED_STATUSES = {400, 413}
+MALFORMED_STATUSES = {400, 413, 415}
 
 
 @functools.cache

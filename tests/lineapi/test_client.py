@@ -346,3 +346,23 @@ async def test_statuses_map_to_the_error_family(
     assert type(caught.value) is error
     assert caught.value.status == status and caught.value.request_id == "rid-1"
     assert caught.value.message
+
+
+async def test_a_flex_error_from_line_names_the_property_as_the_local_rules_do() -> None:
+    """LINE reports a bad flex container with a JSON pointer under "A message (messages[1])";
+    the client turns it into the path the local rules and the pages use."""
+    body = (
+        b'{"message":"A message (messages[1]) in the request body is invalid","details":'
+        b'[{"message":"invalid property","property":"/footer/contents/0/action/label"},'
+        b'{"message":"must be specified","property":"/body/layout"}]}'
+    )
+    async with _mock_client(400, body) as client:
+        with pytest.raises(LineInvalidRequestError) as caught:
+            await client.validate(kind="push", messages=HELLO)
+    assert caught.value.details == [
+        {
+            "message": "invalid property",
+            "property": "messages[1].contents.footer.contents[0].action.label",
+        },
+        {"message": "must be specified", "property": "messages[1].contents.body.layout"},
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -60,9 +61,86 @@ async def test_a_malformed_retry_key_is_refused(raw: httpx.AsyncClient) -> None:
     assert "X-Line-Retry-Key" in response.json()["message"]
 
 
-async def test_a_body_that_is_not_json_is_refused(raw: httpx.AsyncClient) -> None:
-    response = await raw.post(PUSH, content=b"{oops", headers=retry())
+JSON = {"Content-Type": "application/json"}
+
+
+async def test_a_body_that_is_not_json_is_refused_with_lines_words(
+    raw: httpx.AsyncClient,
+) -> None:
+    for path in (PUSH, "/v2/bot/message/validate/push"):
+        headers = {**JSON, **retry()} if path == PUSH else JSON
+        response = await raw.post(path, content=b'{"to":\n oops}', headers=headers)
+        assert response.status_code == 400
+        assert response.json() == {
+            "message": "The request body could not be parsed as JSON (line: 2, column: 2)"
+        }
+
+
+async def test_a_body_that_is_not_declared_json_is_refused(raw: httpx.AsyncClient) -> None:
+    body = json.dumps(push_body()).encode()
+    for ctype in ("text/plain", "application/x-www-form-urlencoded"):
+        response = await raw.post(PUSH, content=body, headers={"Content-Type": ctype})
+        assert response.status_code == 415
+        assert response.json() == {"message": f"The content type, '{ctype}', is not supported"}
+    ok = {"Content-Type": "application/json; charset=UTF-8"}
+    assert (await raw.post(PUSH, content=body, headers=ok)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/v2/bot/message/validate/push"),
+        ("POST", "/v2/bot/message/validate/broadcast"),
+        ("GET", "/v2/bot/info"),
+        ("GET", "/v2/bot/message/quota"),
+        ("GET", "/v2/bot/followers/ids"),
+        ("GET", "/v2/bot/profile/" + "U" + "0" * 32),
+    ],
+)
+async def test_a_retry_key_on_an_api_that_does_not_take_one_is_refused(
+    raw: httpx.AsyncClient, method: str, path: str
+) -> None:
+    """LINE takes X-Line-Retry-Key on push, multicast, narrowcast and broadcast only; any
+    other API that receives one refuses the request with a 400."""
+    body = {"messages": HELLO} if method == "POST" else None
+    response = await raw.request(method, path, json=body, headers=retry())
     assert response.status_code == 400
+    assert "X-Line-Retry-Key" in response.json()["message"]
+
+
+async def test_broadcast_is_limited_to_60_requests_an_hour(
+    raw: httpx.AsyncClient, emulator: EmulatorHandle
+) -> None:
+    body = {"messages": HELLO}
+    for _ in range(60):
+        response = await raw.post("/v2/bot/message/broadcast", json=body, headers=retry())
+        assert response.status_code == 200
+    refused = await raw.post("/v2/bot/message/broadcast", json=body, headers=retry())
+    assert refused.status_code == 429
+    assert refused.json() == {"message": "The API rate limit has been exceeded. Try again later."}
+
+
+def test_a_retry_key_is_kept_24_hours(start_emulator, tmp_path) -> None:
+    """An accepted key blocks repeats for 24 hours after the first request, then LINE forgets it."""
+    key = str(uuid.uuid4())
+    old = str(uuid.uuid4())
+    now = time.time()
+    ledger = tmp_path / "ledger.jsonl"
+    lines = [
+        {"to": [USER], "retry_key": k, "request_id": f"r{i}", "sent": [], "received_at": at,
+         "body": {"messages": HELLO}}
+        for i, (k, at) in enumerate([(key, now - 23 * 3600), (old, now - 25 * 3600)])
+    ]  # fmt: skip
+    ledger.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    handle = start_emulator(ledger=str(ledger))
+    auth = {"Authorization": f"Bearer {handle.token}"}
+    with httpx.Client(base_url=handle.base_url, headers=auth) as http:
+        assert (
+            http.post(PUSH, json=push_body(), headers={"X-Line-Retry-Key": key}).status_code == 409
+        )
+        assert (
+            http.post(PUSH, json=push_body(), headers={"X-Line-Retry-Key": old}).status_code == 200
+        )
 
 
 async def test_a_send_without_retry_key_is_accepted_as_line_does(
