@@ -167,8 +167,11 @@ def contact_search(
     kind: str = "",
     source: str = "",
     segment: Segment | None = None,
+    import_job: ImportJob | None = None,
 ) -> QuerySet[Contact]:
     qs = segment_contacts(rules=segment.rules) if segment else Contact.objects.all()
+    if import_job:
+        qs = qs.filter(import_job=import_job)
     if follow_status:
         qs = qs.filter(follow_status=follow_status)
     if kind:
