@@ -13,7 +13,8 @@ from django.db import connection as db_connection
 from django.utils import timezone
 
 from audiences.models import AttributeKey, Contact, Segment
-from audiences.rules import parse_date, parse_rules
+from audiences.rules import parse_date
+from audiences.selectors import segment_contacts, segment_users
 from lineapi import LINE_ID_RE
 from linecampaigns.services import audit_record
 
@@ -488,8 +489,12 @@ def contact_delete(*, contact: Contact, actor) -> None:
     contact.delete()
 
 
+class SegmentInUse(ValueError):
+    """The segment is named by another segment's "member of" condition."""
+
+
 def segment_create(*, name: str, rules: dict, user, description: str = "") -> Segment:
-    parse_rules(rules)
+    segment_contacts(rules=rules)  # raises RuleError: bad rules, unknown segment, depth
     segment = Segment.objects.create(
         name=name, rules=rules, description=description, created_by=user
     )
@@ -500,7 +505,7 @@ def segment_create(*, name: str, rules: dict, user, description: str = "") -> Se
 def segment_update(
     *, segment: Segment, user, name: str, rules: dict, description: str = ""
 ) -> Segment:
-    parse_rules(rules)
+    segment_contacts(rules=rules, segment_id=segment.pk)  # also refuses a circle back to it
     segment.name, segment.rules, segment.description = name, rules, description
     segment.save()
     audit_record(actor=user, action="segment.update", target=segment)
@@ -508,7 +513,14 @@ def segment_update(
 
 
 def segment_delete(*, segment: Segment, user) -> None:
-    """Raises ProtectedError if a campaign uses the segment."""
+    """Raises ProtectedError if a campaign uses the segment, SegmentInUse if a segment does."""
+    users = segment_users(segment=segment)
+    if users:
+        names = ", ".join(f"“{other.name}”" for other in users)
+        raise SegmentInUse(
+            f"“{segment.name}” is used by the segment{'s' if len(users) > 1 else ''} {names} "
+            "(member of); change those first. Kept."
+        )
     with transaction.atomic():
         audit_record(actor=user, action="segment.delete", target=segment)
         segment.delete()
