@@ -41,3 +41,8 @@ def test_the_filtered_list_names_the_import(tmp_path, marketer_client):
     job = run(tmp_path, "spring.csv", [A])
     body = marketer_client.get(reverse("contact_list"), {"import_job": job.pk}).content.decode()
     assert "spring.csv" in body
+
+
+def test_an_unknown_import_id_says_so(marketer_client):
+    body = marketer_client.get(reverse("contact_list"), {"import_job": "999"}).content.decode()
+    assert "No import has the id “999”" in body

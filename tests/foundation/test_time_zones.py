@@ -135,3 +135,23 @@ def test_the_utc_date_is_given_when_it_differs_and_utc_alone_once():
         == "2099-04-02 08:30 Asia/Tokyo (2099-04-01 23:30 UTC)"
     )
     assert format_in_zone(morning, "UTC") == "2099-04-01 23:30 UTC"
+
+
+def test_a_campaign_saved_with_an_alias_zone_keeps_it_when_edited(marketer_client, connection):
+    from campaigns.services import campaign_create
+
+    campaign = campaign_create(
+        user=None,
+        name="Old",
+        connection=connection,
+        audience_type=Campaign.Audience.ALL_FOLLOWING,
+        messages=[{"type": "text", "text": "Hi"}],
+        scheduled_at=dt.datetime(2099, 4, 1, 11, 40, tzinfo=dt.UTC),
+        schedule_timezone="Japan",
+    )
+    page = marketer_client.get(f"/campaigns/{campaign.pk}/edit/").content.decode()
+    assert selected_zone(page) == "Japan"
+    assert (
+        "2099-04-01 20:40 Japan (11:40 UTC)"
+        in marketer_client.get(f"/campaigns/{campaign.pk}/").content.decode()
+    )
