@@ -35,10 +35,11 @@ PAGE_SIZE = 100
 RULES_DOC = (
     'A rule tree: {"all": [...]} or {"any": [...]}, whose items are conditions '
     '{"field", "op", "value"} or one level of nested all/any groups. field: attributes.<key>, '
-    "line_id, display_name, follow_status, kind, source, opted_out, created_at or "
-    "last_interaction_at. op: exists, not_exists, eq, neq, contains, in, gt, gte, lt, lte, "
-    "within_last (value 24h, 72h, 7d, 30d or 365d). Numbers compare as numbers, ISO dates "
-    "(YYYY-MM-DD) as dates."
+    "line_id, display_name, follow_status, kind, source, opted_out, created_at, "
+    "last_interaction_at or segment. op: exists, not_exists, eq, neq, contains, in, gt, gte, lt, "
+    "lte, within_last (a whole number of hours or days: 36h, 90d), member_of and not_member_of "
+    "(field segment, value a segment id). Numbers compare as numbers, ISO dates (YYYY-MM-DD) "
+    "as dates."
 )
 RULES_EXAMPLE = {
     "all": [
@@ -200,7 +201,8 @@ def list_contacts(
     require_role(request, *READERS)
     if segment is not None:
         try:
-            qs = segment_contacts(rules=_segment(segment).rules)
+            found = _segment(segment)
+            qs = segment_contacts(rules=found.rules, segment_id=found.pk)
         except RuleError as exc:
             raise _rule_error(exc) from exc
     else:

@@ -8,7 +8,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from audiences.rules import ATTRIBUTE_PREFIX, CHOICES, FIELD_OPS, OP_LABELS, OPS, WITHIN
+from audiences.rules import (
+    ATTRIBUTE_PREFIX,
+    CHOICES,
+    FIELD_OPS,
+    OP_LABELS,
+    OPS,
+    WITHIN_SUGGESTIONS,
+    RuleError,
+)
 
 ROW_RE = re.compile(r"^r(\d+)-field$")
 GROUP_RE = re.compile(r"^g\d+$")
@@ -85,22 +93,49 @@ def apply_action(builder: Builder, action: str) -> Builder:
 
 
 def to_rules(builder: Builder, types: dict[str, str]) -> dict:
+    return _rules_and_paths(builder, types)[0]
+
+
+def _rules_and_paths(builder: Builder, types: dict[str, str]) -> tuple[dict, dict[str, int]]:
+    """The rule tree, and the JSON path of each row's condition (and of each group, at its
+    first row) mapped to the row's number as the page shows it."""
     items: list = []
-    groups: dict[str, list] = {}
-    for row in builder.rows:
+    groups: dict[str, tuple[str, list]] = {}  # group id -> (its path, its conditions)
+    paths: dict[str, int] = {}
+    for number, row in enumerate(builder.rows, start=1):
         if not row.field:
             continue
         condition = {"field": row.field, "op": row.op}
         if row.op not in NO_VALUE:
             condition["value"] = coerce(row.field, row.op, row.value, types)
         if row.group:
+            match = builder.groups.get(row.group, "all")
             if row.group not in groups:
-                groups[row.group] = []
-                items.append({builder.groups.get(row.group, "all"): groups[row.group]})
-            groups[row.group].append(condition)
+                groups[row.group] = (f"rules.{builder.match}[{len(items)}]", [])
+                paths[groups[row.group][0]] = number
+                items.append({match: groups[row.group][1]})
+            group_path, conditions = groups[row.group]
+            paths[f"{group_path}.{match}[{len(conditions)}]"] = number
+            conditions.append(condition)
         else:
+            paths[f"rules.{builder.match}[{len(items)}]"] = number
             items.append(condition)
-    return {builder.match: items}
+    return {builder.match: items}, paths
+
+
+def error_message(builder: Builder, types: dict[str, str], error: RuleError) -> str:
+    """A rule error in the builder's words: "Row 2: …", then the JSON path it is at."""
+    _, paths = _rules_and_paths(builder, types)
+    row = next(
+        (
+            number
+            for path, number in sorted(paths.items(), key=lambda item: -len(item[0]))
+            if error.field == path or error.field.startswith((f"{path}.", f"{path}["))
+        ),
+        None,
+    )
+    where = f"Row {row}: " if row else ""
+    return f"{where}{error.message} (at {error.field})"
 
 
 def from_rules(rules: dict) -> Builder:
@@ -140,6 +175,8 @@ def coerce(field_name: str, op: str, raw: str, types: dict[str, str]) -> object:
 def _scalar(field_name: str, op: str, raw: str, types: dict[str, str]) -> object:
     if field_name == "opted_out":
         return _bool(raw)
+    if field_name == "segment":
+        return int(raw) if raw.isdigit() else raw
     if not field_name.startswith(ATTRIBUTE_PREFIX) or op in ("contains", "within_last"):
         return raw
     kind = types.get(field_name[len(ATTRIBUTE_PREFIX) :])
@@ -175,7 +212,8 @@ def _number(raw: str) -> int | float | None:
 
 
 def field_options(catalogue: list[dict]) -> list[tuple[str, str]]:
-    builtin = [(name, name.replace("_", " ")) for name in FIELD_OPS]
+    builtin = [(name, name.replace("_", " ")) for name in FIELD_OPS if name != "segment"]
+    builtin.append(("segment", "segment (member of another segment; the value is its id)"))
     attributes = [(f"{ATTRIBUTE_PREFIX}{c['key']}", f"{c['key']} ({c['type']})") for c in catalogue]
     return attributes + builtin
 
@@ -184,8 +222,9 @@ def op_options() -> list[tuple[str, str]]:
     return [(op, OP_LABELS[op]) for op in OPS]
 
 
-def value_hints() -> list[str]:
-    hints = [*WITHIN, "true", "false"]
+def value_hints(segments: list[tuple[int, str]]) -> list[tuple[str, str]]:
+    """(value, label) suggestions for the value box; a segment is offered by its id."""
+    hints = [*WITHIN_SUGGESTIONS, "true", "false"]
     for values in CHOICES.values():
         hints += values
-    return hints
+    return [(hint, "") for hint in hints] + [(str(pk), f"segment: {name}") for pk, name in segments]

@@ -20,6 +20,10 @@ class ContactFilterForm(BootstrapForm):
     follow_status = forms.ChoiceField(required=False, choices=[*ANY, *Contact.FollowStatus.choices])
     kind = forms.ChoiceField(required=False, choices=ANY + list(Contact.Kind.choices))
     source = forms.ChoiceField(required=False, choices=ANY + list(Contact.Source.choices))
+    # Set by an import's "See the imported contacts" link: the rows that import wrote.
+    import_job = forms.ModelChoiceField(
+        queryset=ImportJob.objects.all(), required=False, widget=forms.HiddenInput
+    )
 
 
 class ContactEditForm(BootstrapForm):

@@ -541,7 +541,10 @@ def _flush(
 ) -> None:
     if rows:
         created, updated = contacts_upsert_rows(
-            rows=rows, source=Contact.Source.IMPORT, replace_attributes=job.replace_attributes
+            rows=rows,
+            source=Contact.Source.IMPORT,
+            replace_attributes=job.replace_attributes,
+            import_job_id=job.pk,
         )
         totals["created"] += created
         totals["updated"] += updated

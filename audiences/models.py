@@ -46,6 +46,18 @@ class Contact(models.Model):
     source = models.CharField(max_length=12, choices=Source, default=Source.MANUAL)
     # Line ids of profiles merged into this one (identify/merge), so their history still shows.
     merged_line_ids = models.JSONField(default=list, blank=True)
+    # The import that last created or updated the contact ("See the imported contacts"). Set by
+    # the import's bulk SQL; no foreign-key constraint and no index, so a million-row import
+    # pays for neither (the list pages newest first and stops at a page of matches).
+    import_job = models.ForeignKey(
+        "ImportJob",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -4,6 +4,7 @@ share. Compiling a rule tree into a queryset lives in `audiences.selectors.segme
 from __future__ import annotations
 
 import datetime
+import difflib
 import math
 import re
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ OPS = (
     "lt",
     "lte",
     "within_last",
+    "member_of",
+    "not_member_of",
 )
 OP_LABELS = {
     "exists": "exists",
@@ -33,14 +36,13 @@ OP_LABELS = {
     "lt": "<",
     "lte": "≤",
     "within_last": "within the last",
+    "member_of": "member of",
+    "not_member_of": "not member of",
 }
-WITHIN = {
-    "24h": datetime.timedelta(hours=24),
-    "72h": datetime.timedelta(hours=72),
-    "7d": datetime.timedelta(days=7),
-    "30d": datetime.timedelta(days=30),
-    "365d": datetime.timedelta(days=365),
-}
+# within_last takes any whole number of hours or days up to ten years; these are suggestions.
+WITHIN_SUGGESTIONS = ("24h", "72h", "7d", "30d", "90d", "365d")
+WITHIN_RE = re.compile(r"^([1-9][0-9]{0,5})([hd])$")
+WITHIN_MAX_DAYS = 3650
 COMPARE_OPS = ("gt", "gte", "lt", "lte")
 
 # Built-in fields: (kind, allowed ops, allowed values for choice fields).
@@ -58,7 +60,10 @@ FIELD_OPS = {
     "opted_out": ("eq", "neq"),
     "created_at": ("gt", "gte", "lt", "lte", "within_last"),
     "last_interaction_at": ("exists", "not_exists", "gt", "gte", "lt", "lte", "within_last"),
+    # The contacts another segment matches; the value is that segment's id.
+    "segment": ("member_of", "not_member_of"),
 }
+SEGMENT_OPS = FIELD_OPS["segment"]
 ATTRIBUTE_PREFIX = "attributes."
 ATTRIBUTE_KEY_RE = re.compile(r"^[^\x00-\x1f]{1,100}$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -126,19 +131,32 @@ def _condition(item: object, where: str) -> Condition:
         raise RuleError(where, f"unknown keys: {', '.join(sorted(extra))}.")
     field, op = item.get("field"), item.get("op")
     if not isinstance(field, str) or not _known_field(field):
-        raise RuleError(
-            f"{where}.field",
-            f"unknown field {field!r}; use attributes.<key> or one of {', '.join(FIELD_OPS)}.",
-        )
+        raise RuleError(f"{where}.field", _unknown_field(field))
     if op not in OPS:
         raise RuleError(f"{where}.op", f"unknown operator {op!r}; use one of {', '.join(OPS)}.")
-    allowed = FIELD_OPS.get(field, OPS)
+    allowed = FIELD_OPS.get(field, ATTRIBUTE_OPS)
     if op not in allowed:
         raise RuleError(
             f"{where}.op", f"operator {op!r} does not apply to {field}; use {', '.join(allowed)}."
         )
     value = _value(field, op, item.get("value"), f"{where}.value")
     return Condition(field, op, value)
+
+
+ATTRIBUTE_OPS = tuple(op for op in OPS if op not in SEGMENT_OPS)
+
+
+def _unknown_field(field: object) -> str:
+    """The message for an unknown field, with the likely intended one: a built-in field it is
+    close to, else the attribute of that name."""
+    if not isinstance(field, str) or not field.strip():
+        return "choose a field: attributes.<key> or one of " + ", ".join(FIELD_OPS) + "."
+    close = difflib.get_close_matches(field, FIELD_OPS, n=1, cutoff=0.8)
+    if close:
+        return f"unknown field {field!r} — did you mean {close[0]}?"
+    if ATTRIBUTE_KEY_RE.match(field) and "." not in field:
+        return f"unknown field {field!r} — did you mean the attribute {field}?"
+    return f"unknown field {field!r}; use attributes.<key> or one of {', '.join(FIELD_OPS)}."
 
 
 def _known_field(field: str) -> bool:
@@ -171,8 +189,11 @@ def _value(field: str, op: str, value: object, where: str) -> object:
     if op in ("exists", "not_exists"):
         return None
     if op == "within_last":
-        if value not in WITHIN:
-            raise RuleError(where, f"{field} within_last takes one of {', '.join(WITHIN)}.")
+        within_delta(value, where)
+        return value
+    if op in SEGMENT_OPS:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise RuleError(where, f"segment {op} takes a segment id (a whole number).")
         return value
     if op == "in":
         if not isinstance(value, list) or not value or len(value) > MAX_IN_VALUES:
@@ -209,6 +230,21 @@ def _scalar(field: str, op: str, value: object, where: str) -> object:
     if not (isinstance(value, str | bool) or _is_number(value)):
         raise RuleError(where, f"{field} {op} takes text, a number or true/false.")
     return value
+
+
+def within_delta(value: object, where: str = "value") -> datetime.timedelta:
+    """The span of a within_last value: a whole number of hours or days (`36h`, `90d`)."""
+    match = WITHIN_RE.match(value) if isinstance(value, str) else None
+    if match:
+        number, unit = int(match.group(1)), match.group(2)
+        delta = datetime.timedelta(hours=number) if unit == "h" else datetime.timedelta(days=number)
+        if delta <= datetime.timedelta(days=WITHIN_MAX_DAYS):
+            return delta
+    raise RuleError(
+        where,
+        f"within_last takes a whole number of hours or days, e.g. 36h or 90d, up to "
+        f"{WITHIN_MAX_DAYS}d (ten years); {value!r} is not one.",
+    )
 
 
 def rule_fields(rules: Group) -> set[str]:

@@ -16,7 +16,15 @@ from audiences.expressions import (
     AttributeValueSearch,
 )
 from audiences.models import AttributeKey, Contact, ImportJob, Segment
-from audiences.rules import WITHIN, Condition, Group, parse_date, parse_rules
+from audiences.rules import (
+    SEGMENT_OPS,
+    Condition,
+    Group,
+    RuleError,
+    parse_date,
+    parse_rules,
+    within_delta,
+)
 from lineapi import LINE_ID_RE
 
 LIST_PAGE_SIZE = 50
@@ -24,9 +32,31 @@ LINE_ID_PREFIX_RE = re.compile(r"^[UCR][0-9a-f]{1,32}$")
 SAMPLE_SIZE = 20
 
 
-def segment_contacts(*, rules: dict) -> QuerySet[Contact]:
-    """The contacts a rule tree matches, as one queryset. Raises RuleError for a bad tree."""
-    return Contact.objects.filter(_group_q(parse_rules(rules)))
+# How deep "member of segment" conditions may chain: a segment that uses a segment that uses a
+# segment, and no further, so a count stays one readable SQL statement.
+MAX_SEGMENT_DEPTH = 3
+
+
+def segment_contacts(*, rules: dict, segment_id: int | None = None) -> QuerySet[Contact]:
+    """The contacts a rule tree matches, as one queryset (one SQL statement: a "member of"
+    condition inlines the other segment's conditions). Raises RuleError for a bad tree, a
+    missing segment or a cycle. `segment_id` is the segment these rules belong to, if saved."""
+    # The chain of segments being compiled; 0 stands for rules not saved (yet).
+    return Contact.objects.filter(_rules_q(rules, (segment_id or 0,), "rules"))
+
+
+def _rules_q(rules: object, chain: tuple[int, ...], where: str) -> Q:
+    tree = parse_rules(rules)
+    return _group_q(tree, chain, _paths(tree, where))
+
+
+def _paths(group: Group, where: str) -> dict[int, str]:
+    """The JSON path of each condition of the tree (by object id), for errors found later."""
+    paths = {}
+    for index, child in enumerate(group.children):
+        path = f"{where}.{group.match}[{index}]"
+        paths.update(_paths(child, path) if isinstance(child, Group) else {id(child): path})
+    return paths
 
 
 # "Expected recipients": the contacts a campaign will attempt. Like the engine (DESIGN §3), only
@@ -39,23 +69,26 @@ def reachable(qs: QuerySet[Contact]) -> QuerySet[Contact]:
     return qs.filter(REACHABLE)
 
 
-def rules_count(*, rules: dict) -> dict:
+def rules_count(*, rules: dict, segment_id: int | None = None) -> dict:
     """Matching contacts and expected recipients, in one pass over the matching rows."""
-    return segment_contacts(rules=rules).aggregate(
+    return segment_contacts(rules=rules, segment_id=segment_id).aggregate(
         count=Count("id"), expected_recipients=Count("id", filter=REACHABLE)
     )
 
 
 def segment_count(*, segment: Segment) -> dict:
-    return rules_count(rules=segment.rules)
+    return rules_count(rules=segment.rules, segment_id=segment.pk)
 
 
 def segment_sample(*, rules: dict, size: int = SAMPLE_SIZE) -> list[Contact]:
     return list(segment_contacts(rules=rules).order_by("-id")[:size])
 
 
-def _group_q(group: Group) -> Q:
-    parts = [_group_q(c) if isinstance(c, Group) else _condition_q(c) for c in group.children]
+def _group_q(group: Group, chain: tuple[int, ...], paths: dict[int, str]) -> Q:
+    parts = [
+        _group_q(c, chain, paths) if isinstance(c, Group) else _condition_q(c, chain, paths)
+        for c in group.children
+    ]
     if not parts:
         return Q() if group.match == "all" else Q(pk__in=[])
     combined = parts[0]
@@ -64,7 +97,10 @@ def _group_q(group: Group) -> Q:
     return combined
 
 
-def _condition_q(cond: Condition) -> Q:
+def _condition_q(cond: Condition, chain: tuple[int, ...], paths: dict[int, str]) -> Q:
+    if cond.op in SEGMENT_OPS:
+        q = _member_q(cond.value, chain, f"{paths[id(cond)]}.value")
+        return q if cond.op == "member_of" else ~q
     key = cond.attribute_key
     if key is not None:
         return _attribute_q(key, cond.op, cond.value)
@@ -78,6 +114,56 @@ def _condition_q(cond: Condition) -> Q:
     if op == "neq":
         return ~Q(**{field: value})
     return Q(**{f"{field}__in": value})  # "in" on a choice field
+
+
+def _member_q(segment_id: int, chain: tuple[int, ...], where: str) -> Q:
+    """The conditions of segment `segment_id`, checked against cycles and the depth limit."""
+    if segment_id in chain:
+        loop_ids = (*chain[chain.index(segment_id) :], segment_id)
+        names = dict(Segment.objects.filter(pk__in=loop_ids).values_list("pk", "name"))
+        loop = " → ".join(f"“{names.get(pk, pk)}”" for pk in loop_ids)
+        raise RuleError(where, f"segments cannot refer to each other in a circle: {loop}.")
+    if len(chain) >= MAX_SEGMENT_DEPTH:
+        raise RuleError(
+            where, f"“member of” conditions chain at most {MAX_SEGMENT_DEPTH} segments deep."
+        )
+    segment = Segment.objects.filter(pk=segment_id).only("name", "rules").first()
+    if segment is None:
+        raise RuleError(where, f"no segment has id {segment_id} (was it deleted?).")
+    try:
+        return _rules_q(segment.rules, (*chain, segment_id), "rules")
+    except RuleError as exc:
+        message = f"segment “{segment.name}” (id {segment_id}) is not valid: {exc}"
+        raise RuleError(where, message) from exc
+
+
+def segment_users(*, segment: Segment) -> list[Segment]:
+    """The other segments whose rules have a "member of" condition on `segment`."""
+    return [
+        other
+        for other in Segment.objects.exclude(pk=segment.pk).only("name", "rules")
+        if segment.pk in segment_references(other.rules)
+    ]
+
+
+def segment_references(rules: object) -> set[int]:
+    """The segment ids a stored rule tree's "member of" conditions name (a tree too broken
+    to read names none)."""
+    try:
+        tree = parse_rules(rules)
+    except RuleError:
+        return set()
+    return _references(tree)
+
+
+def _references(group: Group) -> set[int]:
+    found: set[int] = set()
+    for child in group.children:
+        if isinstance(child, Group):
+            found |= _references(child)
+        elif child.op in SEGMENT_OPS:
+            found.add(child.value)
+    return found
 
 
 def _attribute_q(key: str, op: str, value: object) -> Q:
@@ -97,7 +183,7 @@ def _attribute_q(key: str, op: str, value: object) -> Q:
     if op == "contains":
         return Q(AttributeContains(key, value))
     if op == "within_last":
-        since = (timezone.now() - WITHIN[value]).astimezone(datetime.UTC)
+        since = (timezone.now() - within_delta(value)).astimezone(datetime.UTC)
         return Q(AttributeCompare(key, since.strftime("%Y-%m-%dT%H:%M:%S"), "gte"))
     return Q(AttributeCompare(key, value, op))
 
@@ -124,7 +210,7 @@ def _time_q(field: str, op: str, value: object) -> Q:
     if op == "not_exists":
         return Q(**{f"{field}__isnull": True})
     if op == "within_last":
-        return Q(**{f"{field}__gte": timezone.now() - WITHIN[value]})
+        return Q(**{f"{field}__gte": timezone.now() - within_delta(value)})
     moment = _as_datetime(parse_date(value), op)
     return Q(**{f"{field}__{op}": moment})
 
@@ -167,8 +253,15 @@ def contact_search(
     kind: str = "",
     source: str = "",
     segment: Segment | None = None,
+    import_job: ImportJob | None = None,
 ) -> QuerySet[Contact]:
-    qs = segment_contacts(rules=segment.rules) if segment else Contact.objects.all()
+    qs = (
+        segment_contacts(rules=segment.rules, segment_id=segment.pk)
+        if segment
+        else Contact.objects.all()
+    )
+    if import_job:
+        qs = qs.filter(import_job=import_job)
     if follow_status:
         qs = qs.filter(follow_status=follow_status)
     if kind:

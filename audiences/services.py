@@ -13,7 +13,8 @@ from django.db import connection as db_connection
 from django.utils import timezone
 
 from audiences.models import AttributeKey, Contact, Segment
-from audiences.rules import parse_date, parse_rules
+from audiences.rules import parse_date
+from audiences.selectors import segment_contacts, segment_users
 from lineapi import LINE_ID_RE
 from linecampaigns.services import audit_record
 
@@ -330,12 +331,17 @@ def contacts_bulk_upsert(*, contacts: list, source: str = Contact.Source.API, ac
 
 
 def contacts_upsert_rows(
-    *, rows: list[ContactRow], source: str, replace_attributes: bool = False
+    *,
+    rows: list[ContactRow],
+    source: str,
+    replace_attributes: bool = False,
+    import_job_id: int | None = None,
 ) -> tuple[int, int]:
     """Upsert rows by line id with a few bulk statements; returns (created, updated).
 
     Attributes merge into the stored ones (or replace them). Rows repeating a line id fold into
-    one, later values winning, and count as updates."""
+    one, later values winning, and count as updates. With `import_job_id`, every row written
+    records that import (other writers leave the column as it is)."""
     if not rows:
         return 0, 0
     folded: dict[str, ContactRow] = {}
@@ -351,20 +357,27 @@ def contacts_upsert_rows(
             )
     unique = list(folded.values())
     if db_connection.vendor == "postgresql":
-        created = _upsert_postgresql(unique, source, replace_attributes)
+        created = _upsert_postgresql(unique, source, replace_attributes, import_job_id)
     else:
-        created = _upsert_sqlite(unique, source, replace_attributes)
+        created = _upsert_sqlite(unique, source, replace_attributes, import_job_id)
     return created, len(rows) - created
 
 
 STAGE = "audiences_contact_stage"
 CONTACT_COLUMNS = (
     "line_id, kind, display_name, picture_url, attributes, merged_line_ids, follow_status, "
-    "opted_out, source, created_at, updated_at"
+    "opted_out, source, import_job_id, created_at, updated_at"
 )
 
 
-def _upsert_postgresql(rows: list[ContactRow], source: str, replace: bool) -> int:
+def _import_job_update(import_job_id: int | None) -> str:
+    """On conflict, an import records itself on the contact; other writers leave it as it is."""
+    return "" if import_job_id is None else ", import_job_id = excluded.import_job_id"
+
+
+def _upsert_postgresql(
+    rows: list[ContactRow], source: str, replace: bool, import_job_id: int | None
+) -> int:
     """COPY the rows into a temporary table, then one INSERT ... ON CONFLICT from it.
     Returns how many were created."""
     table = Contact._meta.db_table
@@ -394,33 +407,38 @@ def _upsert_postgresql(rows: list[ContactRow], source: str, replace: bool) -> in
         cursor.execute(
             f"WITH upserted AS (INSERT INTO {table} AS c ({CONTACT_COLUMNS}) "
             "SELECT line_id, kind, display_name, '', attributes, '[]'::jsonb, 'unknown', false, "
-            f"%s, %s, %s FROM {STAGE} "
+            f"%s, %s, %s, %s FROM {STAGE} "
             f"ON CONFLICT (line_id) DO UPDATE SET attributes = jsonb_strip_nulls({attrs}), "
             "display_name = CASE WHEN EXCLUDED.display_name <> '' THEN EXCLUDED.display_name "
-            "ELSE c.display_name END, updated_at = EXCLUDED.updated_at "
+            f"ELSE c.display_name END, updated_at = EXCLUDED.updated_at"
+            f"{_import_job_update(import_job_id)} "
             # xmax = 0 marks a row this statement inserted rather than updated.
             "RETURNING (xmax = 0) AS inserted) "
             "SELECT count(*) FROM upserted WHERE inserted",
-            [source, now, now],
+            [source, import_job_id, now, now],
         )
         return cursor.fetchone()[0]
 
 
-def _upsert_sqlite(rows: list[ContactRow], source: str, replace: bool) -> int:
+def _upsert_sqlite(
+    rows: list[ContactRow], source: str, replace: bool, import_job_id: int | None
+) -> int:
     now = timezone.now()
     existing = 0
     with transaction.atomic(), db_connection.cursor() as cursor:
         for start in range(0, len(rows), SQL_ROWS):
             part = rows[start : start + SQL_ROWS]
             existing += Contact.objects.filter(line_id__in=[r.line_id for r in part]).count()
-            sql, params = _upsert_sql(part, source, replace, now)
+            sql, params = _upsert_sql(part, source, replace, now, import_job_id)
             cursor.execute(sql, params)
     return len(rows) - existing
 
 
-def _upsert_sql(rows: list[ContactRow], source: str, replace: bool, now) -> tuple[str, list]:
+def _upsert_sql(
+    rows: list[ContactRow], source: str, replace: bool, now, import_job_id: int | None
+) -> tuple[str, list]:
     table = Contact._meta.db_table
-    one = "(%s, %s, %s, '', %s, '[]', 'unknown', 0, %s, %s, %s)"
+    one = "(%s, %s, %s, '', %s, '[]', 'unknown', 0, %s, %s, %s, %s)"
     attrs = (
         "excluded.attributes" if replace else f"json_patch({table}.attributes, excluded.attributes)"
     )
@@ -433,16 +451,17 @@ def _upsert_sql(rows: list[ContactRow], source: str, replace: bool, now) -> tupl
             row.display_name,
             json.dumps(attributes, ensure_ascii=False),
             source,
+            import_job_id,
             now,
             now,
         ]
     sql = (
-        f"INSERT INTO {table} (line_id, kind, display_name, picture_url, attributes, "
-        "merged_line_ids, follow_status, opted_out, source, created_at, updated_at) "
+        f"INSERT INTO {table} ({CONTACT_COLUMNS}) "
         f"VALUES {', '.join([one] * len(rows))} "
         f"ON CONFLICT (line_id) DO UPDATE SET attributes = {attrs}, "
         "display_name = CASE WHEN excluded.display_name <> '' THEN excluded.display_name "
         f"ELSE {table}.display_name END, updated_at = excluded.updated_at"
+        f"{_import_job_update(import_job_id)}"
     )
     return sql, params
 
@@ -471,8 +490,12 @@ def contact_delete(*, contact: Contact, actor) -> None:
     contact.delete()
 
 
+class SegmentInUse(ValueError):
+    """The segment is named by another segment's "member of" condition."""
+
+
 def segment_create(*, name: str, rules: dict, user, description: str = "") -> Segment:
-    parse_rules(rules)
+    segment_contacts(rules=rules)  # raises RuleError: bad rules, unknown segment, depth
     segment = Segment.objects.create(
         name=name, rules=rules, description=description, created_by=user
     )
@@ -483,7 +506,7 @@ def segment_create(*, name: str, rules: dict, user, description: str = "") -> Se
 def segment_update(
     *, segment: Segment, user, name: str, rules: dict, description: str = ""
 ) -> Segment:
-    parse_rules(rules)
+    segment_contacts(rules=rules, segment_id=segment.pk)  # also refuses a circle back to it
     segment.name, segment.rules, segment.description = name, rules, description
     segment.save()
     audit_record(actor=user, action="segment.update", target=segment)
@@ -491,7 +514,14 @@ def segment_update(
 
 
 def segment_delete(*, segment: Segment, user) -> None:
-    """Raises ProtectedError if a campaign uses the segment."""
+    """Raises ProtectedError if a campaign uses the segment, SegmentInUse if a segment does."""
+    users = segment_users(segment=segment)
+    if users:
+        names = ", ".join(f"“{other.name}”" for other in users)
+        raise SegmentInUse(
+            f"“{segment.name}” is used by the segment{'s' if len(users) > 1 else ''} {names} "
+            "(member of); change those first. Kept."
+        )
     with transaction.atomic():
         audit_record(actor=user, action="segment.delete", target=segment)
         segment.delete()

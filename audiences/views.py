@@ -36,6 +36,7 @@ from audiences.selectors import (
     segment_sample,
 )
 from audiences.services import (
+    SegmentInUse,
     contact_delete,
     contact_opt_out,
     contact_update,
@@ -165,7 +166,7 @@ def _builder_context(builder: builder_rows.Builder, error: str = "") -> dict:
         ),
         "field_options": builder_rows.field_options(catalogue),
         "op_options": builder_rows.op_options(),
-        "value_hints": builder_rows.value_hints(),
+        "value_hints": builder_rows.value_hints(list(Segment.objects.values_list("pk", "name"))),
         "builder_error": error,
     }
 
@@ -190,7 +191,7 @@ def segment_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
                 else:
                     segment = segment_create(user=request.user, rules=rules, **form.cleaned_data)
             except RuleError as exc:
-                error = str(exc)
+                error = builder_rows.error_message(builder, _types(), exc)
             else:
                 messages.success(request, f"Segment “{segment.name}” saved.")
                 return redirect("segment_list")
@@ -236,11 +237,17 @@ def segment_builder(request: HttpRequest) -> HttpResponse:
 @role_required(*READERS)
 def segment_preview(request: HttpRequest) -> HttpResponse:
     """htmx: the live count, expected recipients and a sample for the rows being edited."""
-    rules = builder_rows.to_rules(builder_rows.from_post(request.POST), _types())
+    builder, types = builder_rows.from_post(request.POST), _types()
+    rules = builder_rows.to_rules(builder, types)
+    segment_id = request.POST.get("segment_id", "")
+    segment_id = int(segment_id) if segment_id.isdigit() else None  # the one being edited
     try:
-        context = {**rules_count(rules=rules), "sample": segment_sample(rules=rules)}
+        context = {
+            **rules_count(rules=rules, segment_id=segment_id),
+            "sample": segment_sample(rules=rules),
+        }
     except RuleError as exc:
-        context = {"error": exc}
+        context = {"error": builder_rows.error_message(builder, types, exc)}
     return render(request, "audiences/_segment_preview.html", context)
 
 
@@ -252,6 +259,8 @@ def segment_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
         segment_delete(segment=segment, user=request.user)
     except ProtectedError:
         messages.error(request, f"“{segment.name}” is the audience of a campaign; kept.")
+    except SegmentInUse as exc:
+        messages.error(request, str(exc))
     else:
         messages.success(request, f"Deleted segment “{segment.name}”.")
     return redirect("segment_list")

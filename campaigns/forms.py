@@ -1,4 +1,3 @@
-import functools
 import json
 import zoneinfo
 from dataclasses import dataclass, field
@@ -11,7 +10,8 @@ from django.utils import timezone
 from audiences.models import Segment
 from campaigns.models import Campaign, MessageTemplate
 from connections.models import Connection
-from linecampaigns.forms import BootstrapForm
+from linecampaigns.forms import BootstrapForm, TimeZoneField
+from linecampaigns.timezones import zone_choices, zone_names
 
 MAX_MESSAGES = 5
 MESSAGE_TYPES = [
@@ -256,11 +256,6 @@ class TemplateMetaForm(BootstrapForm):
     )
 
 
-@functools.cache
-def timezone_choices() -> list[tuple[str, str]]:
-    return [(name, name) for name in sorted(zoneinfo.available_timezones())]
-
-
 def _parse_ids(text: str) -> list[str]:
     return [part for part in text.replace(",", " ").split() if part]
 
@@ -327,7 +322,9 @@ class CampaignForm(BootstrapForm):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         help_text="Recipients not reached by then are not sent to.",
     )
-    schedule_timezone = forms.ChoiceField(label="Time zone", initial="UTC")
+    schedule_timezone = TimeZoneField(
+        help_text="The send time is in this zone; pages show it with the UTC time beside it."
+    )
     notification_disabled = forms.BooleanField(
         required=False, label="Deliver silently (no push notification)"
     )
@@ -337,7 +334,12 @@ class CampaignForm(BootstrapForm):
 
     def __init__(self, *args, campaign: Campaign | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["schedule_timezone"].choices = timezone_choices()
+        saved = campaign.schedule_timezone if campaign is not None else ""
+        if saved and saved not in zone_names():  # an alias saved before the list was curated
+            self.fields["schedule_timezone"].choices = [
+                *zone_choices(),
+                ("Saved", [(saved, saved)]),
+            ]
         audiences = [c for c in Campaign.Audience.choices if c[0] != Campaign.Audience.RETRY]
         if campaign is not None and campaign.audience_type == Campaign.Audience.RETRY:
             parent = campaign.parent.name if campaign.parent else "an earlier campaign"

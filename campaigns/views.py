@@ -21,6 +21,7 @@ from campaigns.template_services import preview_context, preview_variables, rend
 from connections.models import Connection
 from linecampaigns.pages import paginate, render_page
 from linecampaigns.roles import ADMIN, READERS, WRITERS, has_role, role_required
+from linecampaigns.timezones import current_zone
 
 EDITABLE = (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED)
 
@@ -199,8 +200,8 @@ def _wizard_page(
 @role_required(*WRITERS)
 def campaign_new(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
-        tz = request.COOKIES.get("tz", "UTC")
-        form = CampaignForm(initial={"schedule_timezone": tz, "frequency_cap_enabled": True})
+        initial = {"schedule_timezone": current_zone(), "frequency_cap_enabled": True}
+        form = CampaignForm(initial=initial)
         return _wizard_page(request, form, None)
     form = CampaignForm(request.POST)
     if form.is_valid():

@@ -87,15 +87,7 @@ SEGMENTS = [
     ),
     (
         "Signed up in the last 90 days",
-        {
-            "all": [
-                {
-                    "field": "attributes.signup_date",
-                    "op": "gte",
-                    "value": (date.today() - timedelta(days=90)).isoformat(),
-                },
-            ]
-        },
+        {"all": [{"field": "attributes.signup_date", "op": "within_last", "value": "90d"}]},
     ),
     (
         "Kansai (Osaka, Kyoto, Kobe), 30 and over",

@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 
 from linecampaigns.roles import MARKETER, ROLES
+from linecampaigns.timezones import zone_choices
 
 User = get_user_model()
 ROLE_CHOICES = [(role, role) for role in ROLES]
@@ -68,3 +69,18 @@ class AuditFilterForm(BootstrapForm):
 
 class ApiTokenForm(BootstrapForm):
     name = forms.CharField(max_length=100, help_text="What the token is for, e.g. 'CRM sync'.")
+
+
+class TimeZoneField(forms.ChoiceField):
+    """A listed IANA time zone, the common ones first (see linecampaigns.timezones)."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("label", "Time zone")
+        super().__init__(choices=zone_choices, **kwargs)
+
+
+class ProfileForm(BootstrapForm):
+    time_zone = TimeZoneField(
+        help_text="Dates and times on every page are shown in this zone, and new campaigns "
+        "are scheduled in it unless you choose another."
+    )

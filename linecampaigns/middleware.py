@@ -4,19 +4,20 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from linecampaigns.selectors import user_time_zone
+from linecampaigns.timezones import canonical_zone
+
 
 class UserTimezoneMiddleware:
-    """Shows times in the browser's time zone, which base.html stores in the `tz` cookie."""
+    """Shows times in the user's own time zone (their profile); without one, in the browser's
+    (the `tz` cookie app.js sets); else in TIME_ZONE."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        name = request.COOKIES.get("tz", "")
-        try:
-            timezone.activate(zoneinfo.ZoneInfo(name)) if name else timezone.deactivate()
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            timezone.deactivate()
+        name = user_time_zone(user=request.user) or canonical_zone(request.COOKIES.get("tz", ""))
+        timezone.activate(zoneinfo.ZoneInfo(name)) if name else timezone.deactivate()
         try:
             return self.get_response(request)
         finally:

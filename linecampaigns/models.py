@@ -41,3 +41,16 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class UserProfile(models.Model):
+    """A user's own settings. `time_zone` is where pages show times and scheduling starts;
+    blank until set (on first login, from the browser) or chosen on the profile page."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="profile"
+    )
+    time_zone = models.CharField(max_length=64, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.time_zone or 'no time zone'})"

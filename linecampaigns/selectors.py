@@ -1,7 +1,7 @@
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
-from linecampaigns.models import AuditEntry
+from linecampaigns.models import AuditEntry, UserProfile
 
 User = get_user_model()
 
@@ -25,6 +25,14 @@ def audit_entries(
 
 def audit_actions() -> list[str]:
     return list(AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct())
+
+
+def user_time_zone(*, user) -> str:
+    """The user's own time zone, or "" when none is set."""
+    if not user.is_authenticated:
+        return ""
+    found = UserProfile.objects.filter(user=user).values_list("time_zone", flat=True).first()
+    return found or ""
 
 
 def users_with_roles() -> QuerySet:

@@ -7,8 +7,9 @@ from django.contrib.auth.models import AbstractUser, Group
 from django.db import models, transaction
 from django.utils import timezone
 
-from linecampaigns.models import ApiToken, AuditEntry
+from linecampaigns.models import ApiToken, AuditEntry, UserProfile
 from linecampaigns.roles import ADMIN, ROLES
+from linecampaigns.timezones import canonical_zone
 
 User = get_user_model()
 
@@ -67,6 +68,23 @@ def user_set_active(*, actor: AbstractUser, user: AbstractUser, active: bool) ->
     user.is_active = active
     user.save(update_fields=["is_active"])
     audit_record(actor=actor, action="user.activate" if active else "user.deactivate", target=user)
+
+
+def user_set_time_zone(*, user: AbstractUser, time_zone: str) -> str:
+    """Save the user's time zone (an alias is stored as its listed zone); returns it."""
+    zone = canonical_zone(time_zone)
+    if zone is None:
+        raise ValueError(f"Unknown time zone {time_zone!r}; choose one from the list.")
+    UserProfile.objects.update_or_create(user=user, defaults={"time_zone": zone})
+    return zone
+
+
+def user_adopt_browser_time_zone(*, user: AbstractUser, browser_zone: str) -> None:
+    """On login: a user who has no time zone yet takes the browser's, if it is a known one
+    (otherwise pages keep using TIME_ZONE until the user chooses one)."""
+    zone = canonical_zone(browser_zone)
+    if zone and not UserProfile.objects.filter(user=user).exclude(time_zone="").exists():
+        UserProfile.objects.update_or_create(user=user, defaults={"time_zone": zone})
 
 
 def _hash_token(raw: str) -> str:

@@ -42,6 +42,7 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("accounts/tokens/", views.api_tokens, name="api_tokens"),
+    path("accounts/profile/", views.profile, name="profile"),
     path("settings/users/", views.users, name="users"),
     path("settings/users/<int:user_id>/", views.user_edit, name="user_edit"),
     path("settings/audit/", views.audit_log, name="audit_log"),

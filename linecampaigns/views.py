@@ -8,17 +8,32 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from linecampaigns import selectors, services
-from linecampaigns.forms import ApiTokenForm, AuditFilterForm, UserCreateForm, UserRoleForm
+from linecampaigns.forms import (
+    ApiTokenForm,
+    AuditFilterForm,
+    ProfileForm,
+    UserCreateForm,
+    UserRoleForm,
+)
 from linecampaigns.health import health_report
 from linecampaigns.models import ApiToken
 from linecampaigns.pages import paginate
 from linecampaigns.roles import ADMIN, role_required, user_role
+from linecampaigns.timezones import current_zone
 
 User = get_user_model()
 
 
 class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
+
+    def form_valid(self, form) -> HttpResponse:
+        response = super().form_valid(form)
+        # app.js keeps the browser's zone in the `tz` cookie, the login page included.
+        services.user_adopt_browser_time_zone(
+            user=form.get_user(), browser_zone=self.request.COOKIES.get("tz", "")
+        )
+        return response
 
 
 @login_not_required
@@ -100,3 +115,16 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
     tokens = request.user.api_tokens.all()
     context = {"form": form, "tokens": tokens, "new_token": new_token}
     return render(request, "settings/api_tokens.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    current = selectors.user_time_zone(user=request.user)
+    form = ProfileForm(request.POST or None, initial={"time_zone": current or current_zone()})
+    if request.method == "POST" and form.is_valid():
+        zone = services.user_set_time_zone(
+            user=request.user, time_zone=form.cleaned_data["time_zone"]
+        )
+        messages.success(request, f"Times are now shown in {zone}.")
+        return redirect("profile")
+    return render(request, "settings/profile.html", {"form": form, "time_zone": current})

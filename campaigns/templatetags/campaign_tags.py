@@ -1,6 +1,9 @@
+from datetime import datetime
+
 from django import template
 
 from lineapi import utf16_len
+from linecampaigns.timezones import format_in_zone
 
 register = template.Library()
 
@@ -33,3 +36,9 @@ REASONS = {
 @register.filter
 def reason_label(reason: str) -> str:
     return REASONS.get(reason, str(reason).replace("_", " "))
+
+
+@register.filter
+def in_zone(moment: datetime | None, zone_name: str) -> str:
+    """A scheduled time as entered, UTC second: "2026-12-04 20:40 Asia/Tokyo (11:40 UTC)"."""
+    return format_in_zone(moment, zone_name)

@@ -1,4 +1,4 @@
-// Remember the browser's time zone so the server shows times in it.
+// Remember the browser's time zone: a user who has none takes it at login (see the README).
 (function () {
   try {
     var tz = Intl.DateTimeFormat().resolvedOptions().timeZone;

@@ -10,15 +10,24 @@ from datetime import datetime
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import App
+from tests.e2e.conftest import _CREATE_USERS, PASSWORD, App
 from tests.e2e.flows import ensure_connection, seed_one_of_each, switch_to, upload_csv
 
 
 @pytest.mark.browser_context_args(timezone_id="Asia/Tokyo")
-def test_times_are_shown_in_the_browsers_time_zone(page: Page, app: App):
+def test_times_are_shown_in_the_zone_a_user_first_logged_in_from(page: Page, app: App):
     ensure_connection(page, app)
     seed_one_of_each(page, app)
-    switch_to(page, app, "marketer")
+    app.manage(
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        _CREATE_USERS.format(users={"tokyo": "Analyst"}, password=PASSWORD),
+    )
+    switch_to(page, app, "tokyo")
+    page.goto(f"{app.url}/accounts/profile/")
+    expect(page.get_by_label("Time zone")).to_have_value("Asia/Tokyo")
     page.goto(f"{app.url}/analytics/")
     report = page.locator("a[href^='/analytics/campaigns/']").first.get_attribute("href")
     campaign_id = int(re.search(r"/analytics/campaigns/(\d+)/", report).group(1))

@@ -30,6 +30,7 @@ TOP_LEVEL = (
     "/settings/users/",
     "/settings/audit/",
     "/accounts/tokens/",
+    "/accounts/profile/",
     "/accounts/password_change/",
 )
 
