@@ -33,10 +33,11 @@ class BearerToken(HttpBearer):
 
 class BrowserSession(SessionAuth):
     """The dashboard's own session (with its CSRF check), for requests that send no token.
-    A request with a wrong token is a 401, not a CSRF failure."""
+    A request with a wrong token, or with no signed-in session at all, is a 401, not a CSRF
+    failure: the CSRF check guards what a session cookie could do, and there is none."""
 
     def __call__(self, request: HttpRequest):
-        if "HTTP_AUTHORIZATION" in request.META:
+        if "HTTP_AUTHORIZATION" in request.META or not request.user.is_authenticated:
             return None
         return super().__call__(request)
 
