@@ -18,6 +18,7 @@ from audiences.services import (
     contacts_bulk_upsert,
     segment_create,
 )
+from lineapi import normalize_line_id
 from linecampaigns.api import ApiError, PageNumber, require_role
 from linecampaigns.roles import READERS, WRITERS
 
@@ -125,6 +126,7 @@ class SegmentCountOut(Schema):
 
 
 def _contact(line_id: str, *, merged: bool = False) -> Contact:
+    line_id = normalize_line_id(line_id)
     if merged:
         contact = contact_by_line_id(line_id=line_id)
     else:

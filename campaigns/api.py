@@ -11,7 +11,7 @@ from audiences.models import Segment
 from campaigns import selectors, services
 from campaigns.models import Campaign, Delivery, MessageTemplate
 from connections.models import Connection
-from lineapi import LINE_ID_RE
+from lineapi import LINE_ID_RE, normalize_line_id
 from linecampaigns.api import ApiError, AwareDatetime, PageNumber, require_role
 from linecampaigns.roles import READERS, WRITERS
 
@@ -235,7 +235,7 @@ def test_campaign(request: HttpRequest, campaign_id: int, payload: TestIn) -> di
     when it is one; otherwise only `line_id`, and defaults apply). Not counted."""
     require_role(request, *WRITERS)
     campaign = _campaign(campaign_id)
-    line_id = payload.line_id.strip()
+    line_id = normalize_line_id(payload.line_id.strip())
     if not LINE_ID_RE.match(line_id):
         raise ApiError(
             400,

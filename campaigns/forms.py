@@ -11,6 +11,7 @@ from django.utils import timezone
 from audiences.models import Segment
 from campaigns.models import Campaign, MessageTemplate
 from connections.models import Connection
+from lineapi import normalize_line_id
 from linecampaigns.forms import BootstrapForm
 
 MAX_MESSAGES = 5
@@ -458,6 +459,9 @@ class TestSendForm(BootstrapForm):
         help_text="A real send to one contact through the connection, recorded as a test "
         "and never counted in the campaign.",
     )
+
+    def clean_line_id(self) -> str:
+        return normalize_line_id(self.cleaned_data["line_id"].strip())
 
 
 class FrequencyCapForm(BootstrapForm):

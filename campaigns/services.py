@@ -21,7 +21,13 @@ from campaigns.personalization import (
 )
 from connections.line import line_call
 from connections.models import Connection
-from lineapi import LINE_ID_RE, MAX_MESSAGES, LineApiError, validate_messages
+from lineapi import (
+    LINE_ID_RE,
+    MAX_MESSAGES,
+    LineApiError,
+    normalize_line_id,
+    validate_messages,
+)
 from linecampaigns.services import audit_record
 
 __all__ = [
@@ -109,6 +115,7 @@ def _validate(campaign: Campaign) -> None:
             raise CampaignError("Give at least one LINE id.", "explicit_ids")
         if len(ids) > MAX_EXPLICIT_IDS:
             raise CampaignError(f"At most {MAX_EXPLICIT_IDS:,} LINE ids.", "explicit_ids")
+        ids = [normalize_line_id(i) if isinstance(i, str) else i for i in ids]
         bad = [i for i in ids if not isinstance(i, str) or not LINE_ID_RE.match(i)]
         if bad:
             raise CampaignError(
