@@ -181,7 +181,10 @@ def guess_line_id_column(header: list[str], preview: list[list[str]]) -> str:
         if _column_key(name) in LINE_ID_COLUMNS:
             return name
     for index, name in enumerate(header):
-        if preview and all(len(r) > index and LINE_ID_RE.match(r[index]) for r in preview):
+        if preview and all(
+            len(r) > index and LINE_ID_RE.match(normalize_line_id(r[index].strip()))
+            for r in preview
+        ):
             return name
     return header[0]
 

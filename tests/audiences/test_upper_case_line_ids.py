@@ -4,6 +4,7 @@ Input that could mean something else is left alone and refused as before."""
 
 import pytest
 
+from audiences.imports import guess_line_id_column
 from audiences.models import Contact
 from lineapi import normalize_line_id
 from tests.audiences.test_csv_import import run
@@ -100,3 +101,7 @@ def test_the_contact_search_finds_an_id_pasted_in_upper_case(marketer_client):
     Contact.objects.create(line_id=USER, kind=Contact.Kind.USER, display_name="Aki")
     page = marketer_client.get("/audiences/contacts/", {"q": USER.upper()}).content.decode()
     assert "Aki" in page
+
+
+def test_the_import_guesses_a_column_of_upper_case_ids():
+    assert guess_line_id_column(["city", "who"], [["Tokyo", USER.upper()]]) == "who"
