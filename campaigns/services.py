@@ -19,6 +19,7 @@ from campaigns.personalization import (
     compile_messages,
     contact_context,
 )
+from campaigns.template_services import TOO_MANY_MESSAGES
 from connections.line import line_call
 from connections.models import Connection
 from lineapi import (
@@ -86,7 +87,9 @@ def _messages_of(campaign: Campaign) -> list[dict]:
 
 def messages_problems(messages: Any) -> list[str]:
     """LINE's rules and Liquid syntax, as readable sentences with the property path."""
-    if not isinstance(messages, list) or not 1 <= len(messages) <= MAX_MESSAGES:
+    if isinstance(messages, list) and len(messages) > MAX_MESSAGES:
+        return [TOO_MANY_MESSAGES]
+    if not isinstance(messages, list) or not messages:
         return [f"Add between 1 and {MAX_MESSAGES} messages."]
     problems = [
         f"{p.get('property') or 'messages'}: {p['message']}" for p in validate_messages(messages)
