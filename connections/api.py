@@ -21,6 +21,11 @@ class ConnectionIn(Schema):
     multicast_rate_limit: int | None = Field(
         default=None, ge=1, le=LINE_MULTICAST_RATE, description="Requests per second."
     )
+    confirm_duplicate: bool = Field(
+        default=False,
+        description="Add the channel even when a connection to it (same bot user id) exists; "
+        "without it that is a 409.",
+    )
 
 
 class ConnectionOut(Schema):
@@ -81,4 +86,9 @@ def create_connection(request: HttpRequest, payload: ConnectionIn) -> Status:
         connection = services.connection_create(actor=request.user, **payload.model_dump())
     except services.ConnectionVerifyError as exc:
         raise ApiError(400, exc.message, [{"field": exc.field, "message": exc.message}]) from None
+    except services.ConnectionDuplicateError as exc:
+        confirm = f"Send confirm_duplicate: true to add it anyway (existing id {exc.existing.pk})."
+        raise ApiError(
+            409, exc.message, [{"field": "confirm_duplicate", "message": confirm}]
+        ) from None
     return Status(201, _out(request, connection))
