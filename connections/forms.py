@@ -61,12 +61,12 @@ class ConnectionForm(BootstrapForm):
             return ""
         typed = {name for name in SECRET_FIELDS if str(self.data.get(name, "")).strip()}
         if typed == set(SECRET_FIELDS):
-            what = "the channel secret and access token"
+            what, pronoun = "the channel secret and access token", "they are"
         elif typed:
-            what = "the " + self.fields[typed.pop()].label.lower()
+            what, pronoun = "the " + self.fields[typed.pop()].label.lower(), "it is"
         else:
             return ""
-        return f"Enter {what} again: for safety they are not sent back to your browser."
+        return f"Enter {what} again: for safety {pronoun} not sent back to your browser."
 
     def full_clean(self) -> None:
         self._cleaning = True

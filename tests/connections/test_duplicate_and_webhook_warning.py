@@ -1,6 +1,8 @@
 """Adding a channel that is already connected warns and asks; the webhook URL warns when LINE
 could not reach it."""
 
+import re
+
 import pytest
 
 from connections.models import Connection
@@ -45,6 +47,11 @@ def test_confirming_adds_the_second_connection(admin_client, connection, emulato
 
 def test_the_confirmation_is_offered_only_after_a_duplicate(admin_client, db):
     assert 'name="confirm_duplicate"' not in admin_client.get(ADD).content.decode()
+
+
+def test_a_ticked_confirmation_stays_ticked_when_the_form_comes_back(admin_client, db):
+    page = admin_client.post(ADD, {"name": "Second OA", "confirm_duplicate": "on"}).content
+    assert re.search(rb'<input[^>]*name="confirm_duplicate"[^>]*checked', page)
 
 
 def test_a_channel_whose_connection_is_invalid_is_not_a_duplicate(admin_user, connection, emulator):
