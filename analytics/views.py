@@ -65,6 +65,10 @@ def campaign_report(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = _campaign(pk)
     report = selectors.campaign_report(campaign=campaign)
     open_retry = selectors.open_retry(campaign)
+    retryable_now = (
+        campaign.status == Campaign.Status.COMPLETED and report.retryable > 0 and open_retry is None
+    )
+    may_retry = has_role(request.user, *WRITERS)
     context = {
         "campaign": campaign,
         "report": report,
@@ -74,10 +78,8 @@ def campaign_report(request: HttpRequest, pk: int) -> HttpResponse:
         "definitions": selectors.DEFINITIONS,
         "retries": list(campaign.retries.order_by("id")),
         "open_retry": open_retry,
-        "can_retry": has_role(request.user, *WRITERS)
-        and campaign.status == Campaign.Status.COMPLETED
-        and report.retryable > 0
-        and open_retry is None,
+        "can_retry": retryable_now and may_retry,
+        "retry_needs_role": retryable_now and not may_retry,
     }
     return render(request, "analytics/campaign_report.html", context)
 

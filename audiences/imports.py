@@ -37,7 +37,7 @@ from audiences.services import (
     attributes_check,
     contacts_upsert_rows,
 )
-from lineapi import LINE_ID_RE
+from lineapi import LINE_ID_RE, normalize_line_id
 from linecampaigns.services import audit_record
 from linecampaigns.spreadsheet import neutralise
 
@@ -181,7 +181,10 @@ def guess_line_id_column(header: list[str], preview: list[list[str]]) -> str:
         if _column_key(name) in LINE_ID_COLUMNS:
             return name
     for index, name in enumerate(header):
-        if preview and all(len(r) > index and LINE_ID_RE.match(r[index]) for r in preview):
+        if preview and all(
+            len(r) > index and LINE_ID_RE.match(normalize_line_id(r[index].strip()))
+            for r in preview
+        ):
             return name
     return header[0]
 
@@ -509,9 +512,9 @@ def _parse(
     if BAD_TEXT_RE.search("".join(record)):
         bad = next(cell for cell in record if BAD_TEXT_RE.search(cell))
         return None, bad, "is not valid UTF-8 or Shift_JIS text"
-    line_id = record[line_col].strip()
+    line_id = normalize_line_id(record[line_col].strip())
     if not LINE_ID_RE.match(line_id):
-        return None, line_id, "line_id must be U, C or R followed by 32 lowercase hex digits"
+        return None, line_id, "line_id must be U, C or R followed by 32 hex digits"
     attributes: dict = {}
     for name, index, kind in attr_cols:
         cell = record[index].strip()

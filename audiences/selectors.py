@@ -25,7 +25,7 @@ from audiences.rules import (
     parse_rules,
     within_delta,
 )
-from lineapi import LINE_ID_RE
+from lineapi import LINE_ID_RE, normalize_line_id
 
 LIST_PAGE_SIZE = 50
 LINE_ID_PREFIX_RE = re.compile(r"^[UCR][0-9a-f]{1,32}$")
@@ -276,8 +276,9 @@ def contact_search(
 
 def _search_q(q: str) -> Q:
     by_external = Q(external_id=q)  # exact, answered by its unique index
-    if LINE_ID_RE.match(q):
-        found = contact_by_line_id(line_id=q)
+    line_id = normalize_line_id(q)
+    if LINE_ID_RE.match(line_id):
+        found = contact_by_line_id(line_id=line_id)
         return Q(pk=found.pk) if found else by_external
     text_q = Q(display_name__icontains=q) | Q(AttributeValueSearch("", q)) | by_external
     by_id = Q(line_id__startswith=q)

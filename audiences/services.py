@@ -15,7 +15,7 @@ from django.utils import timezone
 from audiences.models import AttributeKey, Contact, Segment
 from audiences.rules import parse_date
 from audiences.selectors import segment_contacts, segment_users
-from lineapi import LINE_ID_RE
+from lineapi import LINE_ID_RE, normalize_line_id
 from linecampaigns.services import audit_record
 
 BULK_MAX = 10_000
@@ -133,10 +133,11 @@ class ContactRow:
 
 
 def validate_line_id(line_id: object) -> str:
+    """The line id as LINE writes it (see `normalize_line_id`), or ContactError."""
+    if isinstance(line_id, str):
+        line_id = normalize_line_id(line_id)
     if not isinstance(line_id, str) or not LINE_ID_RE.match(line_id):
-        raise ContactError(
-            "line_id", "must be U, C or R followed by 32 lowercase hex digits (a LINE id)."
-        )
+        raise ContactError("line_id", "must be U, C or R followed by 32 hex digits (a LINE id).")
     return line_id
 
 
@@ -200,7 +201,7 @@ def contact_upsert(
     identified one (see `_contact_merge`); if `line_id` is new, the identified contact takes it
     and keeps its previous one in `merged_line_ids` (see `_contact_rekey`). A `None` attribute
     value removes that key."""
-    validate_line_id(line_id)
+    line_id = validate_line_id(line_id)
     if attributes is not None:
         attributes_check(attributes)
     if external_id is not None and (not isinstance(external_id, str) or not external_id.strip()):
@@ -308,7 +309,7 @@ def contacts_bulk_upsert(*, contacts: list, source: str = Contact.Source.API, ac
         line_id = raw.get("line_id") if isinstance(raw, dict) else None
         try:
             item = contact_fields_clean(raw)
-            validate_line_id(line_id)
+            item["line_id"] = line_id = validate_line_id(line_id)
             if item["attributes"] is not None:
                 attributes_check(item["attributes"])
             if item["external_id"] is not None or item["opted_out"] is not None:

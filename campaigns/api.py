@@ -15,6 +15,7 @@ from linecampaigns.api import (
     ApiError,
     AwareDatetime,
     BodyId,
+    ErrorOut,
     InputSchema,
     LineId,
     ObjectId,
@@ -196,7 +197,7 @@ def review_campaign(request: HttpRequest, campaign_id: ObjectId) -> dict:
     return selectors.campaign_review(campaign=_campaign(campaign_id))
 
 
-@router.post("/campaigns/{campaign_id}/launch", response=CampaignOut)
+@router.post("/campaigns/{campaign_id}/launch", response={200: CampaignOut, 409: ErrorOut})
 def launch_campaign(request: HttpRequest, campaign_id: ObjectId) -> Campaign:
     require_role(request, *WRITERS)
     try:
@@ -221,23 +222,23 @@ class PauseIn(InputSchema):
     reason: str = Field("", max_length=500)
 
 
-@router.post("/campaigns/{campaign_id}/pause", response=CampaignOut)
+@router.post("/campaigns/{campaign_id}/pause", response={200: CampaignOut, 409: ErrorOut})
 def pause_campaign(request: HttpRequest, campaign_id: ObjectId, payload: PauseIn | None = None):
     reason = payload.reason if payload else ""
     return _transition(request, campaign_id, services.campaign_pause, reason=reason)
 
 
-@router.post("/campaigns/{campaign_id}/resume", response=CampaignOut)
+@router.post("/campaigns/{campaign_id}/resume", response={200: CampaignOut, 409: ErrorOut})
 def resume_campaign(request: HttpRequest, campaign_id: ObjectId) -> Campaign:
     return _transition(request, campaign_id, services.campaign_resume)
 
 
-@router.post("/campaigns/{campaign_id}/cancel", response=CampaignOut)
+@router.post("/campaigns/{campaign_id}/cancel", response={200: CampaignOut, 409: ErrorOut})
 def cancel_campaign(request: HttpRequest, campaign_id: ObjectId) -> Campaign:
     return _transition(request, campaign_id, services.campaign_cancel)
 
 
-@router.delete("/campaigns/{campaign_id}", response={204: None})
+@router.delete("/campaigns/{campaign_id}", response={204: None, 409: ErrorOut})
 def delete_campaign(request: HttpRequest, campaign_id: ObjectId) -> Status:
     """Drafts only (409 otherwise): a launched campaign is the record of what was sent."""
     _transition(request, campaign_id, services.campaign_delete)

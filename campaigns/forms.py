@@ -9,11 +9,12 @@ from django.utils import timezone
 
 from audiences.models import Segment
 from campaigns.models import Campaign, MessageTemplate
+from campaigns.template_services import TOO_MANY_MESSAGES
 from connections.models import Connection
+from lineapi import MAX_MESSAGES, normalize_line_id
 from linecampaigns.forms import BootstrapForm, TimeZoneField
 from linecampaigns.timezones import zone_choices, zone_names
 
-MAX_MESSAGES = 5
 MESSAGE_TYPES = [
     ("text", "Text"),
     ("sticker", "Sticker"),
@@ -225,13 +226,24 @@ class MessageEditor:
         messages = self.partial_messages()
         if to_json:
             self.json_text = json.dumps(messages, ensure_ascii=False, indent=2)
+        elif len(messages) > MAX_MESSAGES:  # the form has room for 5: keep the JSON as typed
+            self.json_errors.append(TOO_MANY_MESSAGES)
+            return
         else:
-            self.cards = [card_from_message(i, m) for i, m in enumerate(messages[:MAX_MESSAGES])]
+            self.cards = [card_from_message(i, m) for i, m in enumerate(messages)]
             self.cards = self.cards or [Card(0)]
         self.json_mode = to_json
 
+    @property
+    def full(self) -> bool:
+        return len(self.cards) >= MAX_MESSAGES
+
+    too_many = TOO_MANY_MESSAGES
+
     def add_card(self) -> None:
-        if len(self.cards) < MAX_MESSAGES:
+        if self.full:
+            self.general_errors.append(TOO_MANY_MESSAGES)
+        else:
             self.cards.append(Card(len(self.cards)))
 
     def remove_card(self, index: int) -> None:
@@ -460,6 +472,9 @@ class TestSendForm(BootstrapForm):
         help_text="A real send to one contact through the connection, recorded as a test "
         "and never counted in the campaign.",
     )
+
+    def clean_line_id(self) -> str:
+        return normalize_line_id(self.cleaned_data["line_id"].strip())
 
 
 class FrequencyCapForm(BootstrapForm):

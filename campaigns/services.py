@@ -19,9 +19,16 @@ from campaigns.personalization import (
     compile_messages,
     contact_context,
 )
+from campaigns.template_services import TOO_MANY_MESSAGES
 from connections.line import line_call
 from connections.models import Connection
-from lineapi import LINE_ID_RE, MAX_MESSAGES, LineApiError, validate_messages
+from lineapi import (
+    LINE_ID_RE,
+    MAX_MESSAGES,
+    LineApiError,
+    normalize_line_id,
+    validate_messages,
+)
 from linecampaigns.services import audit_record
 
 __all__ = [
@@ -80,7 +87,9 @@ def _messages_of(campaign: Campaign) -> list[dict]:
 
 def messages_problems(messages: Any) -> list[str]:
     """LINE's rules and Liquid syntax, as readable sentences with the property path."""
-    if not isinstance(messages, list) or not 1 <= len(messages) <= MAX_MESSAGES:
+    if isinstance(messages, list) and len(messages) > MAX_MESSAGES:
+        return [TOO_MANY_MESSAGES]
+    if not isinstance(messages, list) or not messages:
         return [f"Add between 1 and {MAX_MESSAGES} messages."]
     problems = [
         f"{p.get('property') or 'messages'}: {p['message']}" for p in validate_messages(messages)
@@ -109,6 +118,7 @@ def _validate(campaign: Campaign) -> None:
             raise CampaignError("Give at least one LINE id.", "explicit_ids")
         if len(ids) > MAX_EXPLICIT_IDS:
             raise CampaignError(f"At most {MAX_EXPLICIT_IDS:,} LINE ids.", "explicit_ids")
+        ids = [normalize_line_id(i) if isinstance(i, str) else i for i in ids]
         bad = [i for i in ids if not isinstance(i, str) or not LINE_ID_RE.match(i)]
         if bad:
             raise CampaignError(

@@ -11,10 +11,11 @@ from audiences.models import Contact
 from campaigns.models import Campaign, MessageTemplate
 from connections.line import line_call
 from connections.models import Connection
-from lineapi import LineApiError, LineInvalidRequestError, validate_messages
+from lineapi import MAX_MESSAGES, LineApiError, LineInvalidRequestError, validate_messages
 from linecampaigns.services import audit_record
 
 MAX_NAME = 200
+TOO_MANY_MESSAGES = f"LINE allows at most {MAX_MESSAGES} messages per send."
 
 
 class TemplateInvalid(Exception):
@@ -31,6 +32,8 @@ def template_problems(*, messages: object) -> list[dict]:
         compile_messages,
     )
 
+    if isinstance(messages, list) and len(messages) > MAX_MESSAGES:
+        return [{"field": "messages", "message": TOO_MANY_MESSAGES}]
     problems = [
         {"field": d["property"], "message": d["message"]} for d in validate_messages(messages)
     ]

@@ -302,7 +302,7 @@ def campaign_test_send(request: HttpRequest, campaign_id: int) -> HttpResponse:
     form = TestSendForm(request.POST)
     contact = None
     if form.is_valid():
-        contact = Contact.objects.filter(line_id=form.cleaned_data["line_id"].strip()).first()
+        contact = Contact.objects.filter(line_id=form.cleaned_data["line_id"]).first()
         if contact is None:
             form.add_error("line_id", "No contact has this LINE id.")
     if contact is None:

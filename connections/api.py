@@ -4,7 +4,7 @@ from pydantic import Field
 
 from connections import selectors, services
 from connections.models import LINE_MULTICAST_RATE, LINE_PUSH_RATE, Connection
-from linecampaigns.api import ApiError, InputSchema, ObjectId, json_int, require_role
+from linecampaigns.api import ApiError, ErrorOut, InputSchema, ObjectId, json_int, require_role
 from linecampaigns.roles import ADMIN, READERS
 
 router = Router(tags=["connections"])
@@ -23,6 +23,11 @@ class ConnectionIn(InputSchema):
     )
     multicast_rate_limit: MulticastRate | None = Field(
         default=None, description="Requests per second."
+    )
+    confirm_duplicate: bool = Field(
+        default=False,
+        description="Add the channel even when a connection to it (same bot user id) exists; "
+        "without it that is a 409.",
     )
 
 
@@ -77,11 +82,16 @@ def get_connection(request: HttpRequest, connection_id: ObjectId) -> dict:
     return _out(request, connection)
 
 
-@router.post("/connections", response={201: ConnectionOut})
+@router.post("/connections", response={201: ConnectionOut, 409: ErrorOut})
 def create_connection(request: HttpRequest, payload: ConnectionIn) -> Status:
     require_role(request, ADMIN)
     try:
         connection = services.connection_create(actor=request.user, **payload.model_dump())
     except services.ConnectionVerifyError as exc:
         raise ApiError(422, exc.message, [{"field": exc.field, "message": exc.message}]) from None
+    except services.ConnectionDuplicateError as exc:
+        confirm = f"Send confirm_duplicate: true to add it anyway (existing id {exc.existing.pk})."
+        raise ApiError(
+            409, exc.message, [{"field": "confirm_duplicate", "message": confirm}]
+        ) from None
     return Status(201, _out(request, connection))

@@ -4,6 +4,7 @@ from connections.models import LINE_MULTICAST_RATE, LINE_PUSH_RATE
 from linecampaigns.forms import BootstrapForm
 
 SECRET_WIDGET = forms.PasswordInput(attrs={"autocomplete": "off"})
+SECRET_FIELDS = ("channel_access_token", "channel_secret")
 
 
 class ConnectionForm(BootstrapForm):
@@ -46,8 +47,26 @@ class ConnectionForm(BootstrapForm):
         required=False,
         help_text=f"At most LINE's {LINE_MULTICAST_RATE:,}; each request reaches up to 500 people.",
     )
+    # Shown only after a save found the channel already connected (see connection_create).
+    confirm_duplicate = forms.BooleanField(
+        required=False, label="Add it anyway, as a second connection to this channel"
+    )
 
     _cleaning = False
+
+    def secrets_to_retype(self) -> str:
+        """After a failed save, the sentence asking again for the secrets that were typed: a
+        password input is never sent back to the browser, so they are empty now."""
+        if not self.is_bound or not self.errors:
+            return ""
+        typed = {name for name in SECRET_FIELDS if str(self.data.get(name, "")).strip()}
+        if typed == set(SECRET_FIELDS):
+            what, pronoun = "the channel secret and access token", "they are"
+        elif typed:
+            what, pronoun = "the " + self.fields[typed.pop()].label.lower(), "it is"
+        else:
+            return ""
+        return f"Enter {what} again: for safety {pronoun} not sent back to your browser."
 
     def full_clean(self) -> None:
         self._cleaning = True
@@ -70,7 +89,8 @@ class ConnectionEditForm(ConnectionForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        for name in ("channel_access_token", "channel_secret"):
+        del self.fields["confirm_duplicate"]
+        for name in SECRET_FIELDS:
             self.fields[name].required = False
         self.fields[
             "channel_access_token"

@@ -1,3 +1,6 @@
+import ipaddress
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
@@ -18,6 +21,34 @@ def webhook_url(connection: Connection, request: HttpRequest | None = None) -> s
     if request is not None:
         return request.build_absolute_uri(path)
     return path
+
+
+# Names that never resolve on the public internet (RFC 6761, RFC 6762, common LAN suffixes).
+LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa", ".test")
+
+
+def webhook_url_problem(url: str) -> str:
+    """Why LINE could not deliver to `url` (it calls public HTTPS addresses only), or ""."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    problems = [] if parts.scheme == "https" else ["not HTTPS"]
+    if address is not None and not address.is_global:
+        problems.append(f"on a private address ({host})")
+    elif address is None and (
+        host == "localhost" or host.endswith(LOCAL_SUFFIXES) or "." not in host
+    ):
+        problems.append(f"on a host the internet cannot reach ({host or 'none'})")
+    if not problems:
+        return ""
+    return (
+        f"LINE delivers webhooks only to a public HTTPS URL, and this one is "
+        f"{' and '.join(problems)}. Set PUBLIC_BASE_URL to the dashboard's public https:// "
+        "address (see .env.example) and restart it; this page then shows the URL to paste."
+    )
 
 
 def connection_recent_events(connection: Connection, limit: int = 20) -> list[WebhookEvent]:

@@ -60,6 +60,20 @@ class ConnectionVerifyError(Exception):
         self.message, self.field = message, field
 
 
+class ConnectionDuplicateError(Exception):
+    """The channel (same bot user id) is already connected; saved only when confirmed."""
+
+    def __init__(self, existing: Connection) -> None:
+        self.existing = existing
+        self.message = (
+            f"This LINE channel is already connected as “{existing.name}” (bot "
+            f"{existing.bot_display_name or existing.bot_user_id}). A second connection sends "
+            "through the same channel and quota, and LINE's webhook can point at only one of "
+            "them. Confirm to add it anyway."
+        )
+        super().__init__(self.message)
+
+
 class ConnectionInUseError(Exception):
     pass
 
@@ -127,8 +141,10 @@ def connection_create(
     api_base_url: str | None = None,
     push_rate_limit: int | None = None,
     multicast_rate_limit: int | None = None,
+    confirm_duplicate: bool = False,
 ) -> Connection:
-    """Verify the token with LINE's bot info, then save; nothing is saved when LINE says no."""
+    """Verify the token with LINE's bot info, then save; nothing is saved when LINE says no,
+    nor when the channel is already connected and `confirm_duplicate` is not given."""
     _printable(channel_access_token, "channel_access_token")
     _printable(channel_secret, "channel_secret")
     base_url = _normalized_base_url(api_base_url)
@@ -148,6 +164,11 @@ def connection_create(
         ),
     )
     _apply_bot_info(connection, _bot_info(connection))
+    existing = Connection.objects.filter(
+        bot_user_id=connection.bot_user_id, status=Connection.Status.ACTIVE
+    ).first()
+    if existing is not None and connection.bot_user_id and not confirm_duplicate:
+        raise ConnectionDuplicateError(existing)
     try:
         with transaction.atomic():
             connection.save()

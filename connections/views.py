@@ -7,14 +7,13 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from connections import selectors, services
-from connections.forms import ConnectionEditForm, ConnectionForm
+from connections.forms import SECRET_FIELDS, ConnectionEditForm, ConnectionForm
 from connections.models import Connection
 from lineapi import WebhookParseError
 from linecampaigns.pages import render_page
 from linecampaigns.roles import ADMIN, role_required
 
 MAX_WEBHOOK_BYTES = 1024 * 1024
-SECRET_FIELDS = ("channel_access_token", "channel_secret")
 
 # Folded under "Advanced" on the add and edit forms.
 ADVANCED = ("api_base_url", "push_rate_limit", "multicast_rate_limit")
@@ -59,25 +58,30 @@ def connection_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def connection_add(request: HttpRequest) -> HttpResponse:
     form = ConnectionForm(request.POST or None)
+    duplicate_of = None
     if request.method == "POST" and form.is_valid():
         try:
             connection = services.connection_create(actor=request.user, **form.cleaned_data)
         except services.ConnectionVerifyError as exc:
             form.add_error(exc.field, exc.message)
+        except services.ConnectionDuplicateError as exc:
+            form.add_error(None, exc.message)
+            duplicate_of = exc.existing
         else:
             messages.success(
                 request, f"Connected to {connection.bot_display_name} ({connection.basic_id})."
             )
             return redirect("connection_detail", pk=connection.pk)
-    return render(
-        request, "connections/connection_form.html", {"form": form, "advanced_fields": ADVANCED}
-    )
+    context = {"form": form, "advanced_fields": ADVANCED, "duplicate_of": duplicate_of}
+    return render(request, "connections/connection_form.html", context)
 
 
 def _detail_context(request: HttpRequest, connection: Connection) -> dict:
+    webhook_url = selectors.webhook_url(connection, request)
     return {
         "connection": connection,
-        "webhook_url": selectors.webhook_url(connection, request),
+        "webhook_url": webhook_url,
+        "webhook_url_problem": selectors.webhook_url_problem(webhook_url),
         "events": selectors.connection_recent_events(connection),
         "backfill": selectors.connection_latest_backfill(connection),
     }

@@ -18,6 +18,7 @@ import regex
 
 LINE_ID_RE = re.compile(r"^[UCR][0-9a-f]{32}$")
 USER_ID_RE = re.compile(r"^U[0-9a-f]{32}$")
+_LINE_ID_ANY_CASE_RE = re.compile(r"^[UCR][0-9a-f]{32}$", re.IGNORECASE)
 AGGREGATION_UNIT_RE = re.compile(r"^[A-Za-z0-9_]{1,30}$")
 
 MAX_MESSAGES = 5
@@ -182,6 +183,15 @@ def validate_multicast_ids(ids: list) -> Details:
         if not isinstance(user_id, str) or not USER_ID_RE.match(user_id):
             _err(out, f"to[{i}]", "Must be a valid user ID")
     return out
+
+
+def normalize_line_id(value: str) -> str:
+    """A LINE id pasted in another case, as LINE writes it. LINE's ids are always an upper-case
+    U, C or R and 32 lower-case hex digits, so "UAB12…" can only mean "Uab12…". Anything else
+    is returned unchanged, for the caller's check to refuse."""
+    if _LINE_ID_ANY_CASE_RE.fullmatch(value):
+        return value[0].upper() + value[1:].lower()
+    return value
 
 
 def validate_push_target(to: Any) -> Details:

@@ -16,7 +16,7 @@ from ninja.security import HttpBearer, SessionAuth
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, Strict
 from pydantic_core import PydanticCustomError
 
-from lineapi import strictjson
+from lineapi import normalize_line_id, strictjson
 from linecampaigns.roles import has_role
 from linecampaigns.services import api_token_authenticate
 
@@ -33,10 +33,11 @@ class BearerToken(HttpBearer):
 
 class BrowserSession(SessionAuth):
     """The dashboard's own session (with its CSRF check), for requests that send no token.
-    A request with a wrong token is a 401, not a CSRF failure."""
+    A request with a wrong token, or with no signed-in session at all, is a 401, not a CSRF
+    failure: the CSRF check guards what a session cookie could do, and there is none."""
 
     def __call__(self, request: HttpRequest):
-        if "HTTP_AUTHORIZATION" in request.META:
+        if "HTTP_AUTHORIZATION" in request.META or not request.user.is_authenticated:
             return None
         return super().__call__(request)
 
@@ -69,11 +70,12 @@ class InputSchema(Schema):
     model_config = ConfigDict(strict=True)
 
 
-# A LINE user, group or room id as LINE writes it; hex in upper case is taken and lowered.
-LINE_ID_PATTERN = r"^[UCR][0-9a-fA-F]{32}$"
+# A LINE user, group or room id; one pasted in another case is taken as LINE writes it.
+LINE_ID_PATTERN = r"^[UCRucr][0-9a-fA-F]{32}$"
 LineId = Annotated[
     str,
     Field(pattern=LINE_ID_PATTERN, description="U, C or R and 32 hex digits (a LINE id)."),
+    AfterValidator(normalize_line_id),
 ]
 ObjectId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 

@@ -1,8 +1,9 @@
 import zoneinfo
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
+from django.views.defaults import page_not_found
 
 from linecampaigns.selectors import user_time_zone
 from linecampaigns.timezones import canonical_zone
@@ -38,3 +39,24 @@ class HealthzMiddleware:
 
             return healthz(request)
         return self.get_response(request)
+
+
+class ProductNotFoundMiddleware:
+    """A missing page is the product's 404.html even with DEBUG on (`make run`), where Django
+    would show its technical page with the URLconf. The API answers its own JSON 404 before an
+    Http404 reaches here, and every /api/v1/ path resolves (its last pattern is a catch-all)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code == 404 and request.resolver_match is None:
+            # No URL pattern matched: Django built the 404 before any view middleware ran.
+            return page_not_found(request, Http404())
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, Http404):
+            return page_not_found(request, exception)
+        return None

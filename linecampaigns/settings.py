@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "linecampaigns.middleware.ProductNotFoundMiddleware",
 ]
 
 AUTHENTICATION_BACKENDS = [

@@ -105,7 +105,7 @@ def test_broken_rows_are_rejected_alone_and_reported(tmp_path):
         f"{ok[2]},33".encode(),  # row 5: ragged (too few)
         f"{ok[3]},34,d,extra".encode(),  # row 6: ragged (too many)
         f"{ok[4]},35,".encode() + "名".encode() + b"\xff\xfe",  # row 7: bad bytes
-        f"U{'A' * 32},36,e".encode(),  # row 8: upper-case hex
+        f"X{'a' * 32},36,e".encode(),  # row 8: no such kind (upper case is fine: see case test)
         f"{ok[0]},37,dup".encode(),  # row 9: duplicate of row 2: an update
         b"",  # row 10: blank, still a row in a spreadsheet
         f"{ok[3]},38,".encode() + b"x" * 20_000,  # row 11: huge field

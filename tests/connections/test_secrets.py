@@ -135,6 +135,7 @@ def test_api_responses_never_hold_secrets(
             "channel_access_token": secret_emulator.token,
             "channel_secret": secret_emulator.secret,
             "api_base_url": secret_emulator.base_url,
+            "confirm_duplicate": True,  # the same emulator: the same channel
         },
         content_type="application/json",
     )
