@@ -50,6 +50,7 @@ class CampaignOut(Schema):
     sent: int
     failed: int
     skipped: int
+    not_sent: int
     pause_reason: str
     send_mode: str
     aggregation_unit: str

@@ -1,5 +1,7 @@
 from django import template
 
+from campaigns import selectors
+from campaigns.models import Campaign
 from lineapi import utf16_len
 
 register = template.Library()
@@ -23,13 +25,27 @@ REASONS = {
     "opted_out": "opted out",
     "unfollowed": "unfollowed (blocked the account)",
     "personalization": "missing attributes that have no default",
-    "missing_attribute": (
-        "missing attributes that have no default (counted as Failed; nothing is sent to them)"
-    ),
     "cancelled": "cancelled before sending",
 }
+STOPPED_CAUSES = {"cancelled": "cancelled", "expired": "expired"}
 
 
 @register.filter
 def reason_label(reason: str) -> str:
     return REASONS.get(reason, str(reason).replace("_", " "))
+
+
+@register.filter
+def not_sent_cause(status: str) -> str:
+    """Why a campaign's recipients were not sent: its status says it once it stopped."""
+    return STOPPED_CAUSES.get(status, "cancelled / expired")
+
+
+@register.filter
+def stopped_verb(status: str) -> str:
+    return {"cancelled": "was cancelled", "expired": "expired"}.get(status, "finished")
+
+
+@register.filter
+def frequency_cap_label(campaign: Campaign) -> str:
+    return selectors.frequency_cap_label(campaign)

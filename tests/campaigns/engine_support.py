@@ -93,6 +93,7 @@ def row_counts(campaign: Campaign) -> dict[str, int]:
         "sent": counts["sent"],
         "failed": counts["failed"],
         "skipped": counts["skipped"],
+        "not_sent": counts["not_sent"],
         "attempted": counts["sent"] + counts["failed"],
         "recipients_total": sum(counts.values()),
     }

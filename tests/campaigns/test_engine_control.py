@@ -102,7 +102,7 @@ def test_resuming_a_paused_campaign_with_nothing_left_completes_it_at_once(
     assert counters(campaign) == row_counts(campaign)
 
 
-def test_cancel_mid_send_skips_the_rest_as_cancelled(
+def test_cancel_mid_send_leaves_the_rest_not_sent_as_cancelled(
     emulator, connection, marketer, monkeypatch, slow_sends
 ):
     make_contacts(N)
@@ -114,8 +114,9 @@ def test_cancel_mid_send_skips_the_rest_as_cancelled(
     sent = sum(ledger(emulator).values())
     assert 0 < sent < N
     assert campaign.sent == sent
-    cancelled = Delivery.objects.filter(campaign=campaign, status="skipped", reason="cancelled")
-    assert cancelled.count() == N - sent
+    cancelled = Delivery.objects.filter(campaign=campaign, status="not_sent", reason="cancelled")
+    assert cancelled.count() == campaign.not_sent == N - sent
+    assert campaign.skipped == 0
     assert counters(campaign) == row_counts(campaign)
     assert campaign.attempted == campaign.sent + campaign.failed
     assert AuditEntry.objects.filter(action="campaign.cancel").exists()
