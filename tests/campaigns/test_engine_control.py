@@ -6,7 +6,6 @@ import pytest
 from django.db.models import F
 
 from campaigns.engine import lifecycle
-from campaigns.engine.batches import BatchRun
 from campaigns.models import Campaign, Delivery, DeliveryBatch
 from campaigns.services import (
     CampaignError,
@@ -21,6 +20,7 @@ from connections.models import Connection
 from connections.services import connection_check
 from linecampaigns.models import AuditEntry
 from tests.campaigns.engine_support import (
+    act_mid_send,
     counters,
     drain,
     fast_engine,  # noqa: F401
@@ -42,21 +42,6 @@ def slow_sends(emulator, settings):
     """Few requests in flight and a slow LINE, so a campaign is mid-send for a while."""
     settings.CAMPAIGN_SEND_CONCURRENCY = 4
     emulator.configure(latency_ms=20)
-
-
-def act_mid_send(monkeypatch, action) -> None:
-    """Runs `action(campaign)` once, between requests, after the first recipients were sent."""
-    original = BatchRun._control
-    done = []
-
-    def control(run: BatchRun) -> None:
-        run.campaign.refresh_from_db(fields=["sent"])
-        if not done and run.campaign.sent > 0:
-            done.append(True)
-            action(run.campaign)
-        original(run)
-
-    monkeypatch.setattr(BatchRun, "_control", control)
 
 
 def test_a_paused_campaign_sends_nothing_more_and_resumes_where_it_stopped(
