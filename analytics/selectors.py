@@ -52,9 +52,9 @@ REASON_LABELS = {
 # DESIGN §3: the definitions the seed platforms use, shown on hover next to each figure.
 DEFINITIONS = {
     "attempted": (
-        "Recipients we tried to send to, after frequency capping, opt-outs and unfollowed "
-        "contacts were removed. Once a campaign is completed, Attempted = Successfully sent "
-        "+ Failed."
+        "Recipients we tried to send to: not those skipped (frequency cap, opted out, "
+        "unfollowed) nor those a cancel or the send-by time left unsent. Attempted = "
+        "Successfully sent + Failed."
     ),
     "sent": (
         "LINE accepted the request (HTTP 2xx, or 409 'retry key already accepted'). LINE's "

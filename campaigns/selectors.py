@@ -162,6 +162,7 @@ def campaign_progress(*, campaign: Campaign) -> dict:
         "recipients_total": campaign.recipients_total,
         **campaign.figures,
         "finished": finished,
+        "stopped": campaign.status in STOPPED,
         "pending": 0 if finished else max(campaign.recipients_total - done, 0),
         "in_flight": in_flight,
         "percent": percent,
