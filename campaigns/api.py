@@ -177,7 +177,9 @@ def get_campaign(request: HttpRequest, campaign_id: int) -> Campaign:
 
 @router.get("/campaigns/{campaign_id}/review")
 def review_campaign(request: HttpRequest, campaign_id: int) -> dict:
-    """Expected recipients, who is skipped and why, the quota check, and any problem."""
+    """Expected recipients (everyone the launch will attempt: the report's `attempted` if
+    nothing changes), `will_fail` of them (a placeholder without value or default), who is
+    skipped and why, the quota check, and any problem."""
     require_role(request, *READERS)
     return selectors.campaign_review(campaign=_campaign(campaign_id))
 
