@@ -295,8 +295,8 @@ def send_rate(campaign: Campaign) -> float | None:
 
 
 def progress(campaign: Campaign) -> dict:
-    """A finished campaign shows its final figures and no share done; while answers to requests
-    in flight when it stopped are still written (`in_flight`), its figures keep updating."""
+    """A finished campaign shows its final figures and no share done; while the answers to
+    requests in flight when it stopped are still written (`in_flight`), they keep updating."""
     done, percent = campaign_done(campaign=campaign)
     in_flight = campaign_in_flight(campaign=campaign)
     return {
@@ -304,7 +304,6 @@ def progress(campaign: Campaign) -> dict:
         "total": campaign.recipients_total,
         "percent": percent,
         "rate": send_rate(campaign) if campaign.status == Campaign.Status.SENDING else None,
-        "finished": campaign.status in FINISHED_STATUSES,
         "in_flight": in_flight,
         "live": campaign.status in (*LIVE_STATUSES, Campaign.Status.SCHEDULED) or bool(in_flight),
     }

@@ -122,7 +122,7 @@ class Campaign(models.Model):
         return {name: getattr(self, name) for name in FIGURES}
 
     @property
-    def settled(self) -> int:
+    def settled_recipients(self) -> int:
         """Recipients whose row will not change any more: attempted, skipped or not sent."""
         return self.attempted + self.skipped + self.not_sent
 

@@ -25,6 +25,9 @@ from lineapi import LINE_ID_RE, LineApiError
 
 RATE_WINDOW_SECONDS = 10
 SKIP_REASONS = ("unfollowed", "opted_out", "frequency_cap")
+FINISHED = (Campaign.Status.COMPLETED, Campaign.Status.CANCELLED, Campaign.Status.EXPIRED)
+# Stopped before every recipient was tried: the rest are not sent.
+STOPPED = (Campaign.Status.CANCELLED, Campaign.Status.EXPIRED)
 
 
 def quota_check(*, connection: Connection, needed: int) -> dict:
@@ -123,14 +126,10 @@ def test_recipient(*, line_id: str) -> Contact:
     return contact or Contact(line_id=line_id, kind=Contact.kind_for(line_id))
 
 
-FINISHED = (Campaign.Status.COMPLETED, Campaign.Status.CANCELLED, Campaign.Status.EXPIRED)
-STOPPED = (Campaign.Status.CANCELLED, Campaign.Status.EXPIRED)
-
-
 def campaign_done(*, campaign: Campaign) -> tuple[int, float]:
     """Recipients settled and their percentage of the delivery rows: the one progress figure
     of the campaign page and the report. Skipped and not-sent rows are settled too."""
-    done = campaign.settled
+    done = campaign.settled_recipients
     total = campaign.recipients_total
     return done, round(100 * done / total, 1) if total else 0.0
 
@@ -140,7 +139,7 @@ def campaign_in_flight(*, campaign: Campaign) -> int:
     whose answers their batch writes shortly (or the sweeper, if its worker died)."""
     if campaign.status not in STOPPED:
         return 0
-    return max(campaign.recipients_total - campaign.settled, 0)
+    return max(campaign.recipients_total - campaign.settled_recipients, 0)
 
 
 def campaign_progress(*, campaign: Campaign) -> dict:
