@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime
+import time
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from audiences.models import Contact
 from audiences.rules import RuleError
+from campaigns.engine.config import option
 from campaigns.engine.snapshot import (
     audience_contacts,
     frequency_cap,
@@ -140,6 +142,22 @@ def campaign_in_flight(*, campaign: Campaign) -> int:
     if campaign.status not in STOPPED:
         return 0
     return max(campaign.recipients_total - campaign.settled_recipients, 0)
+
+
+def campaign_in_flight_wait(*, campaign: Campaign, seconds: float | None = None) -> int:
+    """Gives the workers holding a just-stopped campaign's rows a moment to write them, so the
+    page after a cancel shows the final split: a worker stops between requests, within its
+    control interval, and then only requests already sent wait for LINE's answer. Returns the
+    rows still open."""
+    if seconds is None:
+        seconds = 4 * option("CAMPAIGN_CONTROL_INTERVAL_SECONDS")
+    deadline = time.monotonic() + seconds
+    while True:
+        campaign.refresh_from_db(fields=["status", "recipients_total", *FIGURES])
+        left = campaign_in_flight(campaign=campaign)
+        if not left or time.monotonic() >= deadline:
+            return left
+        time.sleep(0.1)
 
 
 def campaign_progress(*, campaign: Campaign) -> dict:

@@ -96,7 +96,7 @@ def test_campaign_page_after_cancel_says_what_is_in_flight_not_pending(stopped, 
     html = analyst_client.get(f"/campaigns/{stopped.pk}/").content.decode()
     section = progress_section(html)
     assert "pending" not in section and "Share of recipients done" not in section
-    assert "Finishing 2 recipients whose request was already in flight" in section
+    assert "Finishing 2 recipients a worker still held when it was cancelled" in section
     assert 'hx-trigger="every 2s"' in html
     assert page_figures(html) == {
         "attempted": 3,
