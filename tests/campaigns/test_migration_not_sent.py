@@ -1,12 +1,15 @@
 """Rows earlier versions left `skipped` as cancelled or expired become `not_sent`, and the
-counters of their campaigns move with them."""
+counters of their campaigns and their kept reports move with them."""
 
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-BEFORE = [("campaigns", "0004_campaign_audience_retry")]
-AFTER = [("campaigns", "0005_delivery_not_sent")]
+BEFORE = [
+    ("campaigns", "0004_campaign_audience_retry"),
+    ("analytics", "0003_campaignreport_remove_utc_daily"),
+]
+AFTER = [("analytics", "0004_campaignreport_not_sent")]
 
 
 def migrate(targets):
@@ -40,6 +43,17 @@ def test_stopped_rows_become_not_sent_and_counters_follow():
         )
     Campaign.objects.filter(pk=cancelled.pk).update(sent=1, attempted=1, skipped=5)
     Campaign.objects.filter(pk=completed.pk).update(skipped=1)
+    apps.get_model("analytics", "CampaignReport").objects.create(
+        campaign_id=cancelled.pk,
+        computed_at="2026-01-01T00:00:00Z",
+        counters=[1, 1, 0, 5],
+        status_counts={"sent": 1, "skipped": 5},
+        skips=[
+            {"reason": "cancelled", "count": 3},
+            {"reason": "opted_out", "count": 1},
+            {"reason": "expired", "count": 1},
+        ],
+    )
     try:
         apps = migrate(AFTER)
         Campaign = apps.get_model("campaigns", "Campaign")
@@ -52,5 +66,9 @@ def test_stopped_rows_become_not_sent_and_counters_follow():
             "opted_out",
             "frequency_cap",
         }
+        kept = apps.get_model("analytics", "CampaignReport").objects.get(campaign_id=stopped.pk)
+        assert kept.counters == [1, 1, 0, 1, 4]  # the migrated campaign's counters: still current
+        assert kept.status_counts == {"sent": 1, "skipped": 1, "not_sent": 4}
+        assert kept.skips == [{"reason": "opted_out", "count": 1}]
     finally:
         migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
