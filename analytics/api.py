@@ -58,6 +58,8 @@ class CampaignReportOut(Schema):
     sent: int
     failed: int
     skipped: int
+    # Never tried because the campaign was cancelled or expired first; not part of `skipped`.
+    not_sent: int
     campaign_id: int
     name: str
     status: str

@@ -14,7 +14,7 @@ class CampaignReport(models.Model):
         "campaigns.Campaign", on_delete=models.CASCADE, primary_key=True, related_name="report"
     )
     computed_at = models.DateTimeField()
-    # The campaign counters (attempted, sent, failed, skipped) this snapshot matches.
+    # The campaign counters (attempted, sent, failed, skipped, not_sent) this snapshot matches.
     counters = models.JSONField(default=list)
     status_counts = models.JSONField(default=dict)
     failures = models.JSONField(default=list)

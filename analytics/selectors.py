@@ -21,16 +21,12 @@ from django.db.models.functions import Trunc, TruncDate
 from django.utils import timezone
 
 from analytics.models import CampaignInsight, CampaignReport
-from campaigns.models import RETRYABLE_REASONS, Campaign, Delivery
-from campaigns.selectors import campaign_done
+from campaigns.models import FIGURES, RETRYABLE_REASONS, Campaign, Delivery, figures_from_counts
+from campaigns.selectors import FINISHED, campaign_done, campaign_in_flight
 from connections.models import Connection
 
 UTC = dt.UTC
-FINISHED_STATUSES = (
-    Campaign.Status.COMPLETED,
-    Campaign.Status.CANCELLED,
-    Campaign.Status.EXPIRED,
-)
+FINISHED_STATUSES = FINISHED
 LIVE_STATUSES = (Campaign.Status.SENDING, Campaign.Status.PAUSED)
 
 REASON_LABELS = {
@@ -56,9 +52,9 @@ REASON_LABELS = {
 # DESIGN §3: the definitions the seed platforms use, shown on hover next to each figure.
 DEFINITIONS = {
     "attempted": (
-        "Recipients we tried to send to, after frequency capping, opt-outs and unfollowed "
-        "contacts were removed. Once a campaign is completed, Attempted = Successfully sent "
-        "+ Failed."
+        "Recipients we tried to send to: not those skipped (frequency cap, opted out, "
+        "unfollowed) nor those a cancel or the send-by time left unsent. Attempted = "
+        "Successfully sent + Failed."
     ),
     "sent": (
         "LINE accepted the request (HTTP 2xx, or 409 'retry key already accepted'). LINE's "
@@ -70,6 +66,10 @@ DEFINITIONS = {
     ),
     "skipped": (
         "Not sent on purpose, counted apart from Attempted: frequency cap, opted out or unfollowed."
+    ),
+    "not_sent": (
+        "Never tried: the campaign was cancelled, or its send-by time passed, before these "
+        "recipients' turn. Not part of Attempted, and not skipped on purpose."
     ),
 }
 
@@ -99,19 +99,11 @@ class Report:
 
     @property
     def figures(self) -> dict[str, int]:
-        c = self.campaign
-        return {"attempted": c.attempted, "sent": c.sent, "failed": c.failed, "skipped": c.skipped}
+        return self.campaign.figures
 
     @property
     def row_figures(self) -> dict[str, int]:
-        counts = self.status_counts
-        sent, failed = counts.get("sent", 0), counts.get("failed", 0)
-        return {
-            "attempted": sent + failed,
-            "sent": sent,
-            "failed": failed,
-            "skipped": counts.get("skipped", 0),
-        }
+        return figures_from_counts(self.status_counts)
 
     @property
     def counters_disagree(self) -> bool:
@@ -119,7 +111,7 @@ class Report:
 
 
 def campaign_counters(campaign: Campaign) -> list[int]:
-    return [campaign.attempted, campaign.sent, campaign.failed, campaign.skipped]
+    return list(campaign.figures.values())
 
 
 def campaign_is_settled(campaign: Campaign) -> bool:
@@ -303,13 +295,17 @@ def send_rate(campaign: Campaign) -> float | None:
 
 
 def progress(campaign: Campaign) -> dict:
+    """A finished campaign shows its final figures and no share done; while the answers to
+    requests in flight when it stopped are still written (`in_flight`), they keep updating."""
     done, percent = campaign_done(campaign=campaign)
+    in_flight = campaign_in_flight(campaign=campaign)
     return {
         "done": done,
         "total": campaign.recipients_total,
         "percent": percent,
         "rate": send_rate(campaign) if campaign.status == Campaign.Status.SENDING else None,
-        "live": campaign.status in LIVE_STATUSES or campaign.status == Campaign.Status.SCHEDULED,
+        "in_flight": in_flight,
+        "live": campaign.status in (*LIVE_STATUSES, Campaign.Status.SCHEDULED) or bool(in_flight),
     }
 
 
@@ -429,7 +425,7 @@ def overview(*, start: dt.date, end: dt.date) -> dict:
     tz = timezone.get_current_timezone()
     campaigns = list(campaigns_in_range(start, end))
     reports = reports_for(campaigns)
-    totals = {"campaigns": len(campaigns), "attempted": 0, "sent": 0, "failed": 0, "skipped": 0}
+    totals = {"campaigns": len(campaigns), **dict.fromkeys(FIGURES, 0)}
     daily: Counter[str] = Counter()
     reasons: dict[str, dict] = {}
     for report in reports:

@@ -56,7 +56,12 @@ def overview(request: HttpRequest) -> HttpResponse:
         form = DateRangeForm(initial={"start": start, "end": end})
     data = selectors.overview(start=start, end=end)
     # Connection pages are for Admins only: other roles see the name without a link.
-    context = {"form": form, "link_connections": has_role(request.user, ADMIN), **data}
+    context = {
+        "form": form,
+        "link_connections": has_role(request.user, ADMIN),
+        "definitions": selectors.DEFINITIONS,
+        **data,
+    }
     return render(request, "analytics/overview.html", context)
 
 

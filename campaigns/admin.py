@@ -14,7 +14,16 @@ class MessageTemplateAdmin(admin.ModelAdmin):
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
-    list_display = ["name", "status", "send_mode", "recipients_total", "sent", "failed", "skipped"]
+    list_display = [
+        "name",
+        "status",
+        "send_mode",
+        "recipients_total",
+        "sent",
+        "failed",
+        "skipped",
+        "not_sent",
+    ]
     list_filter = ["status", "send_mode"]
     search_fields = ["name", "aggregation_unit"]
     readonly_fields = [
@@ -28,6 +37,8 @@ class CampaignAdmin(admin.ModelAdmin):
         "sent",
         "failed",
         "skipped",
+        "not_sent",
+        "frequency_cap_applied",
         "launched_at",
         "started_at",
         "finished_at",

@@ -64,6 +64,7 @@ class CampaignOut(Schema):
     sent: int
     failed: int
     skipped: int
+    not_sent: int
     pause_reason: str
     send_mode: str
     aggregation_unit: str
@@ -192,7 +193,9 @@ def get_campaign(request: HttpRequest, campaign_id: ObjectId) -> Campaign:
 
 @router.get("/campaigns/{campaign_id}/review")
 def review_campaign(request: HttpRequest, campaign_id: ObjectId) -> dict:
-    """Expected recipients, who is skipped and why, the quota check, and any problem."""
+    """Expected recipients (everyone the launch will attempt: the report's `attempted` if
+    nothing changes), `will_fail` of them (a placeholder without value or default), who is
+    skipped and why, the quota check, and any problem."""
     require_role(request, *READERS)
     return selectors.campaign_review(campaign=_campaign(campaign_id))
 

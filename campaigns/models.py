@@ -1,10 +1,27 @@
 import uuid
+from collections.abc import Mapping
 
 from django.conf import settings
 from django.db import models
 
 # Failures a new attempt can fix; the others (invalid request, not found, ...) would fail again.
 RETRYABLE_REASONS = ("rate_limit", "server_error", "timeout", "connection_error", "unknown_outcome")
+# A campaign's figures (DESIGN §3), cached on the campaign as counters of its delivery rows.
+FIGURES = ("attempted", "sent", "failed", "skipped", "not_sent")
+
+
+def figures_from_counts(counts: Mapping[str, int]) -> dict[str, int]:
+    """The figures of delivery rows counted by status; the one place Attempted is defined.
+    Skipped rows were left out on purpose (frequency cap, opt-out, unfollowed); not-sent rows
+    were never tried because the campaign was cancelled or expired first."""
+    sent, failed = counts.get("sent", 0), counts.get("failed", 0)
+    return {
+        "attempted": sent + failed,
+        "sent": sent,
+        "failed": failed,
+        "skipped": counts.get("skipped", 0),
+        "not_sent": counts.get("not_sent", 0),
+    }
 
 
 class MessageTemplate(models.Model):
@@ -58,6 +75,8 @@ class Campaign(models.Model):
     schedule_timezone = models.CharField(max_length=64, default="UTC")
     notification_disabled = models.BooleanField(default=False)
     frequency_cap_enabled = models.BooleanField(default=True)
+    # The cap that chose the recipients, as `FrequencyCap.summary` said it at snapshot.
+    frequency_cap_applied = models.CharField(max_length=60, blank=True)
     aggregation_unit = models.CharField(max_length=30, blank=True)
     pause_reason = models.TextField(blank=True)
     # push, or multicast for messages that are the same for everyone (decided at snapshot).
@@ -80,6 +99,8 @@ class Campaign(models.Model):
     sent = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
+    # Never tried: the campaign was cancelled or expired first (reason `cancelled`/`expired`).
+    not_sent = models.PositiveIntegerField(default=0)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
@@ -96,6 +117,15 @@ class Campaign(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def figures(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in FIGURES}
+
+    @property
+    def settled_recipients(self) -> int:
+        """Recipients whose row will not change any more: attempted, skipped or not sent."""
+        return self.attempted + self.skipped + self.not_sent
+
 
 class Delivery(models.Model):
     """One recipient of one campaign: the ledger every campaign figure is counted from."""
@@ -106,6 +136,7 @@ class Delivery(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
         SKIPPED = "skipped", "Skipped"
+        NOT_SENT = "not_sent", "Not sent (cancelled / expired)"
 
     # No single-column indexes: the composite indexes below start with these columns, and every
     # index costs time on each of a million-row snapshot's inserts.
@@ -200,9 +231,14 @@ class FrequencyCap(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
+        return f"Frequency cap: {self.summary}"
+
+    @property
+    def summary(self) -> str:
         if not self.max_messages:
-            return "No frequency cap"
-        return f"At most {self.max_messages} in {self.days} days"
+            return "none set"
+        days = "1 day" if self.days == 1 else f"{self.days} days"
+        return f"at most {self.max_messages} in {days}"
 
     @property
     def enabled(self) -> bool:

@@ -3,27 +3,33 @@
 from __future__ import annotations
 
 import datetime
+import time
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from audiences.models import Contact
 from audiences.rules import RuleError
+from campaigns.engine.config import option
 from campaigns.engine.snapshot import (
     audience_contacts,
+    frequency_cap,
     missing_attribute_q,
     send_mode,
     skipped_counts,
     with_skip_reason,
 )
-from campaigns.models import Campaign, Delivery
+from campaigns.models import FIGURES, Campaign, Delivery
 from campaigns.personalization import TemplateSyntaxProblem, compile_messages
 from connections.line import line_call
 from connections.models import Connection
-from lineapi import LineApiError
+from lineapi import LINE_ID_RE, LineApiError
 
 RATE_WINDOW_SECONDS = 10
-SKIP_REASONS = ("unfollowed", "opted_out", "frequency_cap", "missing_attribute")
+SKIP_REASONS = ("unfollowed", "opted_out", "frequency_cap")
+FINISHED = (Campaign.Status.COMPLETED, Campaign.Status.CANCELLED, Campaign.Status.EXPIRED)
+# Stopped before every recipient was tried: the rest are not sent.
+STOPPED = (Campaign.Status.CANCELLED, Campaign.Status.EXPIRED)
 
 
 def quota_check(*, connection: Connection, needed: int) -> dict:
@@ -50,7 +56,9 @@ def quota_check(*, connection: Connection, needed: int) -> dict:
 
 
 def campaign_review(*, campaign: Campaign, messages: list[dict] | None = None) -> dict:
-    """What a launch would do, before anything is sent: recipients, skips and why, quota."""
+    """What a launch would do, before anything is sent. `expected_recipients` is everyone the
+    snapshot will attempt, so the report's Attempted equals it if nothing changes in between;
+    `will_fail` of them lack a placeholder's value (no default) and will count as Failed."""
     if messages is None:
         messages = campaign.messages or (campaign.template.messages if campaign.template_id else [])
     problems: list[str] = []
@@ -69,29 +77,48 @@ def campaign_review(*, campaign: Campaign, messages: list[dict] | None = None) -
         problems.append(f"The segment's rules are not valid: {exc}")
         audience = Contact.objects.none()
     reachable = audience.filter(skip_reason="")
-    if required:
-        skipped["missing_attribute"] = reachable.filter(missing_attribute_q(required)).count()
-    expected = reachable.count() - skipped["missing_attribute"]
-    if campaign.audience_type == Campaign.Audience.EXPLICIT:
-        known = audience.count()
-        expected += len(set(campaign.explicit_ids or [])) - known  # new contacts to be created
-    quota = quota_check(connection=campaign.connection, needed=expected)
-    if expected <= 0:
+    expected = reachable.count()
+    will_fail = reachable.filter(missing_attribute_q(required)).count() if required else 0
+    new_contacts = _new_explicit_contacts(campaign, known=audience)
+    expected += new_contacts
+    if required - {"line_id"}:
+        will_fail += new_contacts  # created without a name or attributes
+    will_send = expected - will_fail
+    quota = quota_check(connection=campaign.connection, needed=will_send)
+    if will_send <= 0:
         problems.append("No contact would receive this campaign.")
     if quota.get("error"):
         problems.append(f"Could not read LINE's quota: {quota['error']}")
     elif not quota["enough"]:
         problems.append(
-            f"Not enough monthly quota: {quota['remaining']:,} left, {expected:,} needed."
+            f"Not enough monthly quota: {quota['remaining']:,} left, {will_send:,} needed."
         )
     return {
-        "expected_recipients": max(expected, 0),
+        "expected_recipients": expected,
+        "will_fail": will_fail,
         "skipped": skipped,
         "missing_variables": sorted(required),
         "quota": quota,
         "send_mode": send_mode(campaign, personalized=personalized),
         "problems": problems,
     }
+
+
+def _new_explicit_contacts(campaign: Campaign, *, known: QuerySet[Contact]) -> int:
+    """Explicit ids that are no contact yet: the snapshot creates them (a valid id only)."""
+    if campaign.audience_type != Campaign.Audience.EXPLICIT:
+        return 0
+    ids = {i for i in campaign.explicit_ids or [] if LINE_ID_RE.match(str(i))}
+    return len(ids) - known.filter(line_id__in=ids).count()
+
+
+def frequency_cap_label(campaign: Campaign) -> str:
+    """The cap that applies to this campaign: the one that chose its recipients once they are
+    chosen, else today's setting (Settings → Frequency cap)."""
+    if not campaign.frequency_cap_enabled:
+        return "Frequency cap: off for this campaign"
+    summary = campaign.frequency_cap_applied if campaign.snapshot_at else ""
+    return f"Frequency cap: {summary or frequency_cap().summary}"
 
 
 def test_recipient(*, line_id: str) -> Contact:
@@ -103,25 +130,43 @@ def test_recipient(*, line_id: str) -> Contact:
 
 def campaign_done(*, campaign: Campaign) -> tuple[int, float]:
     """Recipients settled and their percentage of the delivery rows: the one progress figure
-    of the campaign page and the report. Skipped rows are settled too, so they count as done."""
-    done = campaign.attempted + campaign.skipped
+    of the campaign page and the report. Skipped and not-sent rows are settled too."""
+    done = campaign.settled_recipients
     total = campaign.recipients_total
     return done, round(100 * done / total, 1) if total else 0.0
 
 
+def campaign_in_flight(*, campaign: Campaign) -> int:
+    """Rows of a cancelled or expired campaign still open: requests in flight when it stopped,
+    whose answers their batch writes shortly (or the sweeper, if its worker died)."""
+    if campaign.status not in STOPPED:
+        return 0
+    return max(campaign.recipients_total - campaign.settled_recipients, 0)
+
+
+def campaign_in_flight_wait(*, campaign: Campaign, seconds: float | None = None) -> int:
+    """Gives the workers holding a just-stopped campaign's rows a moment to write them, so the
+    page after a cancel shows the final split: a worker stops between requests, within its
+    control interval, and then only requests already sent wait for LINE's answer. Returns the
+    rows still open."""
+    if seconds is None:
+        seconds = 4 * option("CAMPAIGN_CONTROL_INTERVAL_SECONDS")
+    deadline = time.monotonic() + seconds
+    while True:
+        campaign.refresh_from_db(fields=["status", "recipients_total", *FIGURES])
+        left = campaign_in_flight(campaign=campaign)
+        if not left or time.monotonic() >= deadline:
+            return left
+        time.sleep(0.1)
+
+
 def campaign_progress(*, campaign: Campaign) -> dict:
-    campaign.refresh_from_db(
-        fields=[
-            "status",
-            "pause_reason",
-            "recipients_total",
-            "attempted",
-            "sent",
-            "failed",
-            "skipped",
-        ]
-    )
+    """A live campaign's rows left are `pending`; a finished one's are requests that were in
+    flight when it stopped, whose answers are still being written (`in_flight`)."""
+    campaign.refresh_from_db(fields=["status", "pause_reason", "recipients_total", *FIGURES])
     done, percent = campaign_done(campaign=campaign)
+    finished = campaign.status in FINISHED
+    in_flight = campaign_in_flight(campaign=campaign)
     since = timezone.now() - datetime.timedelta(seconds=RATE_WINDOW_SECONDS)
     recent = Delivery.objects.filter(
         campaign=campaign,
@@ -132,11 +177,11 @@ def campaign_progress(*, campaign: Campaign) -> dict:
         "status": campaign.status,
         "pause_reason": campaign.pause_reason,
         "recipients_total": campaign.recipients_total,
-        "attempted": campaign.attempted,
-        "sent": campaign.sent,
-        "failed": campaign.failed,
-        "skipped": campaign.skipped,
-        "pending": max(campaign.recipients_total - done, 0),
+        **campaign.figures,
+        "finished": finished,
+        "stopped": campaign.status in STOPPED,
+        "pending": 0 if finished else max(campaign.recipients_total - done, 0),
+        "in_flight": in_flight,
         "percent": percent,
         "rate_per_s": round(recent / RATE_WINDOW_SECONDS, 1),
     }

@@ -326,7 +326,7 @@ def campaign_resume(*, campaign: Campaign, user) -> Campaign:
 
 
 def campaign_cancel(*, campaign: Campaign, user) -> Campaign:
-    """What was never attempted is skipped as `cancelled` (`lifecycle.rows_stop`); requests in
+    """What was never attempted is not sent, as `cancelled` (`lifecycle.rows_stop`); requests in
     flight finish."""
     now = timezone.now()
     with transaction.atomic():

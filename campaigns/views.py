@@ -344,6 +344,10 @@ def _control(name: str, verb: str):
         except services.CampaignError as exc:
             flash.error(request, exc.message)
         else:
+            if name == "cancel":
+                from campaigns.selectors import campaign_in_flight_wait
+
+                campaign_in_flight_wait(campaign=campaign)
             flash.success(request, f"Campaign {verb}.")
         return redirect("campaign_detail", campaign_id=campaign.pk)
 

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 import regex
 
-LINE_ID_RE = re.compile(r"^[UCR][0-9a-f]{32}$")
-USER_ID_RE = re.compile(r"^U[0-9a-f]{32}$")
+LINE_ID_RE = re.compile(r"^[UCR][0-9a-f]{32}\Z")  # \Z: "$" would take a final newline
+USER_ID_RE = re.compile(r"^U[0-9a-f]{32}\Z")
 _LINE_ID_ANY_CASE_RE = re.compile(r"^[UCR][0-9a-f]{32}$", re.IGNORECASE)
 AGGREGATION_UNIT_RE = re.compile(r"^[A-Za-z0-9_]{1,30}$")
 

@@ -76,7 +76,7 @@ def _seed(rows: int):
     from django.contrib.auth import get_user_model
     from django.db import connection as db
 
-    from campaigns.models import Campaign
+    from campaigns.models import Campaign, figures_from_counts
     from connections.models import Connection
 
     user, _ = get_user_model().objects.get_or_create(
@@ -120,11 +120,7 @@ def _seed(rows: int):
         )
         by = dict(cursor.fetchall())
     Campaign.objects.filter(pk=campaign.pk).update(
-        recipients_total=sum(by.values()),
-        attempted=by.get("sent", 0) + by.get("failed", 0),
-        sent=by.get("sent", 0),
-        failed=by.get("failed", 0),
-        skipped=by.get("skipped", 0),
+        recipients_total=sum(by.values()), **figures_from_counts(by)
     )
     campaign.refresh_from_db()
     return campaign, user

@@ -47,7 +47,7 @@ from lineapi import LineApiError, LineAuthError, LineClient, LineDuplicateRetryK
 
 log = logging.getLogger(__name__)
 
-SENT, FAILED, PENDING, SKIPPED = "sent", "failed", "pending", "skipped"
+SENT, FAILED, PENDING, NOT_SENT = "sent", "failed", "pending", "not_sent"
 OPEN = (Delivery.Status.PENDING, Delivery.Status.SENDING)
 
 
@@ -290,7 +290,7 @@ class BatchRun:
         elif item.prior_attempts + item.tried:
             item.outcome = FAILED  # refused by LINE: its last answer is its outcome
         else:
-            item.outcome, item.reason = SKIPPED, self.stop_reason  # cancelled or expired
+            item.outcome, item.reason = NOT_SENT, self.stop_reason  # cancelled or expired
 
     def _flush(self, items: list[Item]) -> None:
         for item in items:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from audiences.rules import RuleError
 from campaigns.engine.config import option
 from campaigns.engine.snapshot import NoMessages, campaign_recount, snapshot_take
-from campaigns.models import Campaign, Delivery, DeliveryBatch
+from campaigns.models import Campaign, Delivery, DeliveryBatch, figures_from_counts
 from campaigns.personalization import TemplateSyntaxProblem
 from linecampaigns.services import audit_record
 
@@ -28,16 +28,13 @@ UNKNOWN_MESSAGE = (
 
 
 def counters_add(campaign_id: int, counts: dict[str, int]) -> None:
-    """Advances the counters by the rows just written, in the caller's transaction."""
-    sent, failed = counts.get("sent", 0), counts.get("failed", 0)
-    skipped = counts.get("skipped", 0)
-    if not (sent or failed or skipped):
+    """Advances the counters by the rows just written (counts by status), in the caller's
+    transaction."""
+    figures = {name: n for name, n in figures_from_counts(counts).items() if n}
+    if not figures:
         return
     Campaign.objects.filter(pk=campaign_id).update(
-        sent=F("sent") + sent,
-        failed=F("failed") + failed,
-        attempted=F("attempted") + sent + failed,
-        skipped=F("skipped") + skipped,
+        **{name: F(name) + n for name, n in figures.items()}
     )
 
 
@@ -105,7 +102,7 @@ def campaign_halt(
 
 
 def campaign_expire(campaign: Campaign) -> bool:
-    """Past the send-by deadline: what was never attempted is skipped as `expired`."""
+    """Past the send-by deadline: what was never attempted is not sent, as `expired`."""
     now = timezone.now()
     with transaction.atomic():
         changed = Campaign.objects.filter(
@@ -151,7 +148,7 @@ def batch_settle_stopped(campaign: Campaign, number: int) -> None:
     """A batch of a campaign that no longer sends, held by no worker (its task ran after a
     pause or a cancel, or the sweeper found it abandoned). Paused: its rows wait as `pending`.
     Cancelled or expired: rows that may have gone out fail as outcome unknown, the rest are
-    skipped as cancelled or fail as expired."""
+    not sent, as cancelled or expired (`rows_stop`)."""
     now = timezone.now()
     with transaction.atomic():
         taken = DeliveryBatch.objects.filter(
@@ -184,7 +181,7 @@ def rows_stop(rows: QuerySet[Delivery], reason: str, now: datetime.datetime) -> 
     """Pending rows of a campaign that sends no more (cancelled or expired), by the rule
     `BatchRun._final_state` applies to the rows a worker holds: a row LINE may have accepted
     (`first_attempt_at` is kept only then) fails as outcome unknown; a row LINE refused keeps
-    that answer as its failure; a row never attempted is skipped with `reason`."""
+    that answer as its failure; a row never attempted is not sent, with `reason`."""
     failed = rows.filter(first_attempt_at__isnull=False).update(
         status=Delivery.Status.FAILED,
         reason="unknown_outcome",
@@ -192,8 +189,8 @@ def rows_stop(rows: QuerySet[Delivery], reason: str, now: datetime.datetime) -> 
         finished_at=now,
     )
     failed += rows.filter(attempts__gt=0).update(status=Delivery.Status.FAILED, finished_at=now)
-    skipped = rows.update(status=Delivery.Status.SKIPPED, reason=reason, finished_at=now)
-    return {"failed": failed, "skipped": skipped}
+    not_sent = rows.update(status=Delivery.Status.NOT_SENT, reason=reason, finished_at=now)
+    return {"failed": failed, "not_sent": not_sent}
 
 
 def rows_not_in_flight(campaign: Campaign) -> QuerySet[Delivery]:

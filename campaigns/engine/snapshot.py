@@ -40,6 +40,7 @@ from campaigns.models import (
     Delivery,
     DeliveryBatch,
     FrequencyCap,
+    figures_from_counts,
 )
 from campaigns.personalization import compile_messages
 from lineapi import LINE_ID_RE
@@ -197,6 +198,7 @@ def snapshot_take(campaign: Campaign) -> bool:
             snapshot_at=timezone.now(),
             retry_salt=salt,
             send_mode="multicast" if multicast else "push",
+            frequency_cap_applied=frequency_cap().summary if campaign.frequency_cap_enabled else "",
         )
         if not claimed:
             return False
@@ -279,15 +281,7 @@ def campaign_recount(campaign: Campaign) -> dict[str, int]:
         .values_list("status")
         .annotate(n=Count("*"))
     )
-    sent = counts.get(Delivery.Status.SENT, 0)
-    failed = counts.get(Delivery.Status.FAILED, 0)
-    figures = {
-        "recipients_total": sum(counts.values()),
-        "attempted": sent + failed,
-        "sent": sent,
-        "failed": failed,
-        "skipped": counts.get(Delivery.Status.SKIPPED, 0),
-    }
+    figures = {"recipients_total": sum(counts.values()), **figures_from_counts(counts)}
     Campaign.objects.filter(pk=campaign.pk).update(**figures)
     for key, value in figures.items():
         setattr(campaign, key, value)

@@ -2,6 +2,8 @@ from datetime import datetime
 
 from django import template
 
+from campaigns import selectors
+from campaigns.models import Campaign
 from lineapi import utf16_len
 from linecampaigns.timezones import format_in_zone
 
@@ -26,11 +28,9 @@ REASONS = {
     "opted_out": "opted out",
     "unfollowed": "unfollowed (blocked the account)",
     "personalization": "missing attributes that have no default",
-    "missing_attribute": (
-        "missing attributes that have no default (counted as Failed; nothing is sent to them)"
-    ),
     "cancelled": "cancelled before sending",
 }
+STOPPED_CAUSES = {"cancelled": "cancelled", "expired": "expired"}
 
 
 @register.filter
@@ -42,3 +42,19 @@ def reason_label(reason: str) -> str:
 def in_zone(moment: datetime | None, zone_name: str) -> str:
     """A scheduled time as entered, UTC second: "2026-12-04 20:40 Asia/Tokyo (11:40 UTC)"."""
     return format_in_zone(moment, zone_name)
+
+
+@register.filter
+def not_sent_cause(status: str) -> str:
+    """Why a campaign's recipients were not sent: its status says it once it stopped."""
+    return STOPPED_CAUSES.get(status, "cancelled / expired")
+
+
+@register.filter
+def stopped_verb(status: str) -> str:
+    return {"cancelled": "was cancelled", "expired": "expired"}.get(status, "finished")
+
+
+@register.filter
+def frequency_cap_label(campaign: Campaign) -> str:
+    return selectors.frequency_cap_label(campaign)

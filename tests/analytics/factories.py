@@ -75,7 +75,7 @@ def campaign(
     for status_, reason, http, message, attempts, count in outcomes:
         for _ in range(count):
             at += dt.timedelta(seconds=seconds_between)
-            done = status_ in ("sent", "failed", "skipped")
+            done = status_ in ("sent", "failed", "skipped", "not_sent")
             contact = Contact(line_id=line_id(), kind="user", source="api")
             contacts.append(contact)
             rows.append(
@@ -106,7 +106,7 @@ def campaign(
 
 
 def row_counts(c: Campaign) -> dict[str, int]:
-    """The four figures counted straight from the delivery rows."""
+    """The figures counted straight from the delivery rows."""
     by = dict(
         Delivery.objects.filter(campaign=c)
         .values_list("status")
@@ -119,6 +119,7 @@ def row_counts(c: Campaign) -> dict[str, int]:
         "sent": sent,
         "failed": failed,
         "skipped": by.get("skipped", 0),
+        "not_sent": by.get("not_sent", 0),
     }
 
 

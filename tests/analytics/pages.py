@@ -38,4 +38,5 @@ def csv_figures(rows: list[dict]) -> dict[str, int]:
         "sent": by["sent"],
         "failed": by["failed"],
         "skipped": by["skipped"],
+        "not_sent": by["not_sent"],
     }

@@ -10,6 +10,7 @@ from analytics import selectors
 from analytics.forms import DeliveryFilterForm
 from campaigns.models import Delivery
 from tests.analytics import factories
+from tests.analytics.pages import report_figures
 
 
 def _page(client, campaign, **params):
@@ -96,7 +97,7 @@ def _reasons_the_engine_writes() -> set[str]:
 
     codes = {reason for _, reason in retry.REASONS} | STOP_AND_ENGINE_CODES
     codes |= {snapshot.SKIP_UNFOLLOWED, snapshot.SKIP_OPTED_OUT, snapshot.SKIP_FREQUENCY_CAP}
-    literal = re.compile(r'reason="(\w+)"|\.failed\(\s*"(\w+)"|SKIPPED, "(\w+)"')
+    literal = re.compile(r'reason="(\w+)"|\.failed\(\s*"(\w+)"|NOT_SENT, "(\w+)"')
     for path in Path(retry.__file__).parents[1].rglob("*.py"):
         for groups in literal.findall(path.read_text()):
             codes |= {g for g in groups if g}
@@ -109,16 +110,24 @@ def test_every_reason_the_engine_writes_has_a_label_and_a_filter():
     assert codes <= {value for value, _ in DeliveryFilterForm.base_fields["reason"].choices}
 
 
-def test_rows_skipped_by_a_cancel_are_labelled_and_their_link_filters(db, analyst_client):
+def test_rows_a_cancel_left_are_not_sent_apart_from_skips_and_their_link_filters(
+    db, analyst_client
+):
     c = factories.campaign(
         factories.connection(),
         status="cancelled",
-        outcomes=[("sent", "", 200, "", 1, 2), ("skipped", "cancelled", None, "", 0, 3)],
+        outcomes=[
+            ("sent", "", 200, "", 1, 2),
+            ("not_sent", "cancelled", None, "", 0, 3),
+            ("skipped", "opted_out", None, "", 0, 1),
+        ],
     )
-    report = analyst_client.get(reverse("analytics_campaign_report", args=[c.pk]))
-    skips = report.content.decode().split('id="skip-reasons"')[1].split("</ul>")[0]
-    assert "Cancelled before sending" in skips
-    link = re.search(r'href="([^"]+reason=cancelled)"', skips).group(1).replace("&amp;", "&")
+    report = analyst_client.get(reverse("analytics_campaign_report", args=[c.pk])).content.decode()
+    skips = report.split('id="skip-reasons"')[1].split("</ul>")[0]
+    assert "Opted out" in skips and "Cancelled" not in skips
+    assert report_figures(report)["not_sent"] == 3 and report_figures(report)["skipped"] == 1
+    assert "Not sent (cancelled)" in report
+    link = re.search(r'id="figure-not_sent" href="([^"]+)"', report).group(1).replace("&amp;", "&")
 
     log = analyst_client.get(link)
     assert not log.context["form"].errors

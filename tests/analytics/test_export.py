@@ -116,13 +116,14 @@ def test_contact_columns_come_in_the_same_query_as_the_rows(db, analyst_client, 
 
 
 def test_export_by_a_reason_only_the_engine_writes_keeps_the_filter(db, analyst_client):
-    """A cancel skips the rows it did not send with reason `cancelled`."""
+    """A cancel leaves the rows it did not send `not_sent` with reason `cancelled`, apart from
+    the rows skipped on purpose."""
     c = factories.campaign(
         factories.connection(),
         status="cancelled",
         outcomes=[
             ("sent", "", 200, "", 1, 2),
-            ("skipped", "cancelled", None, "", 0, 3),
+            ("not_sent", "cancelled", None, "", 0, 3),
             ("skipped", "opted_out", None, "", 0, 1),
         ],
     )
@@ -130,8 +131,12 @@ def test_export_by_a_reason_only_the_engine_writes_keeps_the_filter(db, analyst_
         reverse("analytics_delivery_export", args=[c.pk]),
         f"/api/v1/campaigns/{c.pk}/deliveries.csv",
     ):
-        rows = csv_rows(analyst_client.get(path, {"status": "skipped", "reason": "cancelled"}))
-        assert len(rows) == 3 and {r["reason"] for r in rows} == {"cancelled"}
+        rows = csv_rows(analyst_client.get(path, {"status": "not_sent", "reason": "cancelled"}))
+        assert len(rows) == 3 and {(r["status"], r["reason"]) for r in rows} == {
+            ("not_sent", "cancelled")
+        }
+        skipped = csv_rows(analyst_client.get(path, {"status": "skipped"}))
+        assert [r["reason"] for r in skipped] == ["opted_out"]
 
 
 @pytest.mark.parametrize(

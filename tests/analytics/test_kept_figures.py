@@ -23,7 +23,7 @@ def test_beat_task_keeps_figures_of_settled_campaigns_only(db):
 
     kept = CampaignReport.objects.get()
     assert kept.campaign == done
-    assert kept.counters == [done.attempted, done.sent, done.failed, done.skipped]
+    assert kept.counters == [done.attempted, done.sent, done.failed, done.skipped, done.not_sent]
     assert not CampaignReport.objects.filter(campaign__in=[sending, in_flight]).exists()
     assert tasks.materialize_reports() == 0
 

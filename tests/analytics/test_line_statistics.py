@@ -144,8 +144,8 @@ def test_a_refused_request_is_recorded_and_shown(conn, emulator, analyst_client)
 
 def test_cancelled_and_expired_campaigns_that_sent_are_fetched_too(conn, emulator, analyst_client):
     """A campaign stopped part-way still has accepted messages whose opens LINE counts."""
-    some_sent = [("sent", "", 200, "", 1, 3), ("skipped", "cancelled", None, "", 0, 2)]
-    none_sent = [("skipped", "cancelled", None, "", 0, 2)]
+    some_sent = [("sent", "", 200, "", 1, 3), ("not_sent", "cancelled", None, "", 0, 2)]
+    none_sent = [("not_sent", "cancelled", None, "", 0, 2)]
     cancelled = _completed(conn, "cancelled_unit", status="cancelled", outcomes=some_sent)
     expired = _completed(conn, "expired_unit", status="expired", outcomes=some_sent)
     nothing = _completed(conn, "nothing_unit", status="cancelled", outcomes=none_sent)

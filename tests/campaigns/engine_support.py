@@ -83,6 +83,21 @@ def drain(campaign: Campaign, *, rounds: int = 50) -> Campaign:
     return campaign
 
 
+def act_mid_send(monkeypatch, action) -> None:
+    """Runs `action(campaign)` once, between requests, after the first recipients were sent."""
+    original = batches.BatchRun._control
+    done = []
+
+    def control(run: batches.BatchRun) -> None:
+        run.campaign.refresh_from_db(fields=["sent"])
+        if not done and run.campaign.sent > 0:
+            done.append(True)
+            action(run.campaign)
+        original(run)
+
+    monkeypatch.setattr(batches.BatchRun, "_control", control)
+
+
 def ledger(emulator) -> Counter:
     return Counter(entry["to"] for entry in emulator.messages())
 
@@ -93,6 +108,7 @@ def row_counts(campaign: Campaign) -> dict[str, int]:
         "sent": counts["sent"],
         "failed": counts["failed"],
         "skipped": counts["skipped"],
+        "not_sent": counts["not_sent"],
         "attempted": counts["sent"] + counts["failed"],
         "recipients_total": sum(counts.values()),
     }

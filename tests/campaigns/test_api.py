@@ -46,18 +46,20 @@ def test_a_marketer_builds_tests_launches_and_reads_a_campaign(emulator, connect
     assert AuditEntry.objects.filter(action="campaign.test_send").exists()
 
     review = api.get(f"{URL}/{campaign_id}/review").json()
-    assert review["expected_recipients"] == 3
+    assert (review["expected_recipients"], review["will_fail"]) == (3, 0)
 
     launched = post(api, f"{URL}/{campaign_id}/launch")
     assert launched.status_code == 200 and launched.json()["status"] == "sending"
     drain(Campaign.objects.get(pk=campaign_id))
 
     body = api.get(f"{URL}/{campaign_id}").json()
-    assert {k: body[k] for k in ("status", "attempted", "sent", "failed", "skipped")} == {
+    figures = ("status", "attempted", "sent", "failed", "skipped", "not_sent")
+    assert {k: body[k] for k in figures} == {
         "status": "completed",
         "attempted": 3,
         "sent": 3,
         "failed": 0,
+        "not_sent": 0,
         "skipped": 0,
     }
     assert body["started_at"] and body["finished_at"]

@@ -6,7 +6,6 @@ import pytest
 from django.db.models import F
 
 from campaigns.engine import lifecycle
-from campaigns.engine.batches import BatchRun
 from campaigns.models import Campaign, Delivery, DeliveryBatch
 from campaigns.services import (
     CampaignError,
@@ -21,6 +20,7 @@ from connections.models import Connection
 from connections.services import connection_check
 from linecampaigns.models import AuditEntry
 from tests.campaigns.engine_support import (
+    act_mid_send,
     counters,
     drain,
     fast_engine,  # noqa: F401
@@ -42,21 +42,6 @@ def slow_sends(emulator, settings):
     """Few requests in flight and a slow LINE, so a campaign is mid-send for a while."""
     settings.CAMPAIGN_SEND_CONCURRENCY = 4
     emulator.configure(latency_ms=20)
-
-
-def act_mid_send(monkeypatch, action) -> None:
-    """Runs `action(campaign)` once, between requests, after the first recipients were sent."""
-    original = BatchRun._control
-    done = []
-
-    def control(run: BatchRun) -> None:
-        run.campaign.refresh_from_db(fields=["sent"])
-        if not done and run.campaign.sent > 0:
-            done.append(True)
-            action(run.campaign)
-        original(run)
-
-    monkeypatch.setattr(BatchRun, "_control", control)
 
 
 def test_a_paused_campaign_sends_nothing_more_and_resumes_where_it_stopped(
@@ -102,7 +87,7 @@ def test_resuming_a_paused_campaign_with_nothing_left_completes_it_at_once(
     assert counters(campaign) == row_counts(campaign)
 
 
-def test_cancel_mid_send_skips_the_rest_as_cancelled(
+def test_cancel_mid_send_leaves_the_rest_not_sent_as_cancelled(
     emulator, connection, marketer, monkeypatch, slow_sends
 ):
     make_contacts(N)
@@ -114,8 +99,9 @@ def test_cancel_mid_send_skips_the_rest_as_cancelled(
     sent = sum(ledger(emulator).values())
     assert 0 < sent < N
     assert campaign.sent == sent
-    cancelled = Delivery.objects.filter(campaign=campaign, status="skipped", reason="cancelled")
-    assert cancelled.count() == N - sent
+    cancelled = Delivery.objects.filter(campaign=campaign, status="not_sent", reason="cancelled")
+    assert cancelled.count() == campaign.not_sent == N - sent
+    assert campaign.skipped == 0
     assert counters(campaign) == row_counts(campaign)
     assert campaign.attempted == campaign.sent + campaign.failed
     assert AuditEntry.objects.filter(action="campaign.cancel").exists()

@@ -5,7 +5,7 @@ import pytest
 
 from campaigns.models import Campaign, Delivery
 from campaigns.selectors import campaign_review
-from campaigns.services import campaign_create, frequency_cap_set
+from campaigns.services import campaign_create, campaign_launch, frequency_cap_set
 from linecampaigns.models import AuditEntry
 from tests.campaigns.engine_support import (
     drain,
@@ -71,8 +71,40 @@ def test_review_counts_missing_attributes_without_a_default(emulator, marketer):
         messages=[{"type": "text", "text": 'Hi {{ first_name }} {{ city | default: "" }}'}],
     )
     review = campaign_review(campaign=campaign)
-    assert review["skipped"]["missing_attribute"] == 2
-    assert review["expected_recipients"] == 3
+    assert review["will_fail"] == 2
+    assert review["expected_recipients"] == 5
     assert review["missing_variables"] == ["first_name"]
     assert review["send_mode"] == "push"
     assert review["quota"]["enough"] is True
+
+
+def test_campaign_pages_say_which_frequency_cap_applies(
+    emulator, marketer, admin_user, marketer_client
+):
+    connection = make_connection(emulator)
+    make_contacts(2)
+    draft = campaign_create(
+        user=marketer,
+        name="Draft",
+        connection=connection,
+        audience_type=Campaign.Audience.ALL_FOLLOWING,
+        messages=HELLO,
+    )
+    unlimited = launch(marketer, connection, messages=HELLO, frequency_cap_enabled=False)
+
+    def label(campaign: Campaign, page: str = "") -> str:
+        html = marketer_client.get(f"/campaigns/{campaign.pk}/{page}").content.decode()
+        return html.split('data-testid="frequency-cap">')[1].split("<")[0]
+
+    assert label(draft) == label(draft, "review/") == "Frequency cap: none set"
+    assert label(unlimited) == "Frequency cap: off for this campaign"
+
+    frequency_cap_set(user=admin_user, max_messages=2, days=7)
+    assert label(draft) == label(draft, "review/") == "Frequency cap: at most 2 in 7 days"
+    sent = drain(campaign_launch(campaign=draft, user=marketer))
+
+    # A launched campaign keeps the cap that chose its recipients.
+    frequency_cap_set(user=admin_user, max_messages=None, days=7)
+    assert label(sent) == "Frequency cap: at most 2 in 7 days"
+    frequency_cap_set(user=admin_user, max_messages=1, days=1)
+    assert label(sent) == "Frequency cap: at most 2 in 7 days"

@@ -59,7 +59,7 @@ def test_a_scheduled_campaign_past_its_send_by_deadline_expires_unsent(
     assert ledger(emulator) == {}
 
 
-def test_rows_never_attempted_by_the_deadline_are_skipped_as_expired(
+def test_rows_never_attempted_by_the_deadline_are_not_sent_as_expired(
     emulator, connection, marketer
 ):
     make_contacts(6)
@@ -73,13 +73,13 @@ def test_rows_never_attempted_by_the_deadline_are_skipped_as_expired(
 
     assert campaign.status == Campaign.Status.EXPIRED
     rows = Delivery.objects.filter(campaign=campaign)
-    assert set(rows.values_list("status", "reason")) == {("skipped", "expired")}
+    assert set(rows.values_list("status", "reason")) == {("not_sent", "expired")}
     assert ledger(emulator) == {}
     assert counters(campaign) == row_counts(campaign)
-    assert campaign.skipped == 6 and campaign.attempted == campaign.failed == 0
+    assert campaign.not_sent == 6 and campaign.skipped == campaign.attempted == 0
 
 
-def test_on_expiry_refused_rows_keep_their_failure_and_unattempted_rows_are_skipped(
+def test_on_expiry_refused_rows_keep_their_failure_and_unattempted_rows_are_not_sent(
     emulator, connection, marketer, settings
 ):
     settings.CAMPAIGN_BATCH_SIZE = 10
@@ -103,9 +103,9 @@ def test_on_expiry_refused_rows_keep_their_failure_and_unattempted_rows_are_skip
     assert refused.exists()
     assert set(refused.values_list("reason", "http_status")) == {("monthly_limit", 429)}
     assert not refused.filter(attempts=0).exists()
-    skipped = rows.filter(status="skipped")
-    assert skipped.count() >= 5
-    assert set(skipped.values_list("reason", "attempts")) == {("expired", 0)}
+    not_sent = rows.filter(status="not_sent")
+    assert not_sent.count() >= 5 and not rows.filter(status="skipped").exists()
+    assert set(not_sent.values_list("reason", "attempts")) == {("expired", 0)}
     assert counters(campaign) == row_counts(campaign)
     assert campaign.attempted == campaign.sent + campaign.failed
 

@@ -57,9 +57,10 @@ def test_review_shows_expected_recipients_and_who_is_skipped_and_why(
     campaign = make_campaign(connection)
     html = marketer_client.get(f"/campaigns/{campaign.pk}/review/").content.decode()
 
-    assert 'data-testid="expected-recipients">1<' in html
-    assert reasons(html) == {"opted_out": 1, "unfollowed": 1, "missing_attribute": 1}
-    assert "missing attributes that have no default (counted as Failed" in html
+    # B lacks `coupon`: attempted and failed, as the report will count it.
+    assert 'data-testid="expected-recipients">2<' in html
+    assert reasons(html) == {"opted_out": 1, "unfollowed": 1, "will_fail": 1}
+    assert "will fail: missing attributes that have no default (counted as Failed)" in html
     assert "<code>coupon</code>" in html
     assert "100</span> left this month; this campaign needs 1." in html
     assert "Enough quota." in html
