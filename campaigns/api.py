@@ -18,6 +18,7 @@ from linecampaigns.api import (
     ErrorOut,
     InputSchema,
     LineId,
+    MessageList,
     ObjectId,
     PageNumber,
     require_role,
@@ -39,10 +40,8 @@ class CampaignIn(InputSchema):
     )
     all_following: bool = Field(False, description="Every following contact.")
     template: BodyId | None = Field(None, description="A message template id (or give `messages`).")
-    messages: list[dict[str, Any]] | None = Field(
+    messages: MessageList | None = Field(
         None,
-        min_length=1,
-        max_length=5,
         description="1 to 5 LINE message objects; string fields may hold Liquid.",
     )
     scheduled_at: AwareDatetime | None = None

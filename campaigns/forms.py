@@ -9,9 +9,8 @@ from django.utils import timezone
 
 from audiences.models import Segment
 from campaigns.models import Campaign, MessageTemplate
-from campaigns.template_services import TOO_MANY_MESSAGES
 from connections.models import Connection
-from lineapi import MAX_MESSAGES, normalize_line_id
+from lineapi import MAX_MESSAGES, TOO_MANY_MESSAGES, normalize_line_id
 from linecampaigns.forms import BootstrapForm, TimeZoneField
 from linecampaigns.timezones import zone_choices, zone_names
 

@@ -19,12 +19,12 @@ from campaigns.personalization import (
     compile_messages,
     contact_context,
 )
-from campaigns.template_services import TOO_MANY_MESSAGES
 from connections.line import line_call
 from connections.models import Connection
 from lineapi import (
     LINE_ID_RE,
     MAX_MESSAGES,
+    TOO_MANY_MESSAGES,
     LineApiError,
     normalize_line_id,
     validate_messages,

@@ -11,11 +11,16 @@ from audiences.models import Contact
 from campaigns.models import Campaign, MessageTemplate
 from connections.line import line_call
 from connections.models import Connection
-from lineapi import MAX_MESSAGES, LineApiError, LineInvalidRequestError, validate_messages
+from lineapi import (
+    MAX_MESSAGES,
+    TOO_MANY_MESSAGES,
+    LineApiError,
+    LineInvalidRequestError,
+    validate_messages,
+)
 from linecampaigns.services import audit_record
 
 MAX_NAME = 200
-TOO_MANY_MESSAGES = f"LINE allows at most {MAX_MESSAGES} messages per send."
 
 
 class TemplateInvalid(Exception):

@@ -1,12 +1,19 @@
 from datetime import datetime
-from typing import Any
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from campaigns.models import MessageTemplate
 from campaigns.template_services import TemplateInvalid, template_create
-from linecampaigns.api import ApiError, InputSchema, Limit, ObjectId, Offset, require_role
+from linecampaigns.api import (
+    ApiError,
+    InputSchema,
+    Limit,
+    MessageList,
+    ObjectId,
+    Offset,
+    require_role,
+)
 from linecampaigns.roles import READERS, WRITERS
 
 router = Router(tags=["templates"])
@@ -15,10 +22,8 @@ router = Router(tags=["templates"])
 class TemplateIn(InputSchema):
     # The shape here; LINE's message rules and the Liquid checks in the service (a 422).
     name: str = Field(..., min_length=1, max_length=200)
-    messages: list[dict[str, Any]] = Field(
+    messages: MessageList = Field(
         ...,
-        min_length=1,
-        max_length=5,
         description="1 to 5 LINE message objects; Liquid in strings.",
     )
 

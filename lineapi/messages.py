@@ -22,6 +22,7 @@ _LINE_ID_ANY_CASE_RE = re.compile(r"^[UCR][0-9a-f]{32}$", re.IGNORECASE)
 AGGREGATION_UNIT_RE = re.compile(r"^[A-Za-z0-9_]{1,30}$")
 
 MAX_MESSAGES = 5
+TOO_MANY_MESSAGES = f"LINE allows at most {MAX_MESSAGES} messages per send."
 MAX_MULTICAST_IDS = 500
 MAX_TEXT = 5000
 MAX_TEXT_EMOJIS = 20

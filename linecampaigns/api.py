@@ -16,7 +16,7 @@ from ninja.security import HttpBearer, SessionAuth
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, Strict
 from pydantic_core import PydanticCustomError
 
-from lineapi import normalize_line_id, strictjson
+from lineapi import MAX_MESSAGES, TOO_MANY_MESSAGES, normalize_line_id, strictjson
 from linecampaigns.roles import has_role
 from linecampaigns.services import api_token_authenticate
 
@@ -96,6 +96,20 @@ def json_int(*, ge: int, le: int) -> Any:
 
 
 BodyId = json_int(ge=1, le=2**63 - 1)
+
+
+def _at_most_max_messages(messages: list) -> list:
+    if len(messages) > MAX_MESSAGES:
+        raise PydanticCustomError("too_long", TOO_MANY_MESSAGES)
+    return messages
+
+
+# 1 to 5 message objects: the bound is in the document, the refusal says LINE's words.
+MessageList = Annotated[
+    list[dict[str, Any]],
+    Field(min_length=1, json_schema_extra={"maxItems": MAX_MESSAGES}),
+    AfterValidator(_at_most_max_messages),
+]
 
 
 # Paging parameters, bounded so that a huge number is a 400 naming it rather than an OFFSET the
