@@ -150,6 +150,7 @@ def render_preview(messages: object, context_and_contact: tuple[dict, Contact | 
     from campaigns.personalization import (
         PersonalizationError,
         TemplateSyntaxProblem,
+        TemplateTooCostly,
         compile_messages,
     )
 
@@ -164,6 +165,8 @@ def render_preview(messages: object, context_and_contact: tuple[dict, Contact | 
     except TemplateSyntaxProblem as exc:
         where = getattr(exc, "property", "")
         result["warnings"].append(f"{where}: {exc}" if where else str(exc))
+    except TemplateTooCostly as exc:
+        result["warnings"].append(str(exc))
     except PersonalizationError as exc:
         variable = getattr(exc, "variable", "") or str(exc)
         who = contact or "the sample contact"

@@ -23,6 +23,7 @@ REASONS = {
     "opted_out": "opted out",
     "unfollowed": "unfollowed (blocked the account)",
     "personalization": "missing attributes that have no default",
+    "personalization_limit": "the template hit a personalization limit",
     "missing_attribute": (
         "missing attributes that have no default (counted as Failed; nothing is sent to them)"
     ),
