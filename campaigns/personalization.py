@@ -36,7 +36,7 @@ from liquid.exceptions import (
 # Every render (previews, the trial render on save, test sends, campaign batches) goes through
 # `CompiledMessages.render`, so these bounds hold wherever a template is rendered.
 LOOP_ITERATIONS = 1_000
-OUTPUT_CHARACTERS = 50_000  # UTF-8 bytes per field; LINE's largest text field holds 5,000
+OUTPUT_BYTES = 50_000  # UTF-8, per field; LINE's largest text field holds 5,000
 VALUE_CHARACTERS = 50_000  # any value held by assign/capture or made by a filter, all counted
 NUMBER_DIGITS = 1_000
 NESTING_DEPTH = 20
@@ -55,7 +55,7 @@ class RenderTimeLimitError(ResourceLimitError):
 
 LIMIT_NAMES = {
     LoopIterationLimitError: f"loop iteration limit ({LOOP_ITERATIONS:,} iterations)",
-    OutputStreamLimitError: f"output limit ({OUTPUT_CHARACTERS:,} bytes a field)",
+    OutputStreamLimitError: f"output limit ({OUTPUT_BYTES:,} bytes a field)",
     LocalNamespaceLimitError: f"assigned values limit ({VALUE_CHARACTERS:,} characters)",
     ValueSizeLimitError: (
         f"value size limit ({VALUE_CHARACTERS:,} characters, numbers of {NUMBER_DIGITS:,} digits)"
@@ -105,11 +105,12 @@ def _check_time() -> None:
 
 
 def _expected_size(name: str, args: tuple, kwargs: dict) -> int:
-    """What the two filters that can square their input would make, before they make it."""
-    if name == "replace" and len(args) >= 2 and all(isinstance(a, str) for a in args[:3]):
+    """What the two filters that can square their input would make, before they make it.
+    (Types are tested with type(): isinstance on a strict undefined raises.)"""
+    if name == "replace" and len(args) >= 2 and all(issubclass(type(a), str) for a in args[:3]):
         text, old, new = (*args, "")[:3]
         return len(text) + text.count(old) * (len(new) - len(old))
-    if name == "join" and isinstance(args[0], list | tuple | range):
+    if name == "join" and type(args[0]) in (list, tuple, range):
         separator = args[1] if len(args) > 1 else kwargs.get("separator", " ")
         return _size(args[0]) + len(str(separator)) * len(args[0])
     return 0
@@ -167,7 +168,7 @@ class _BoundedEnvironment(Environment):
     block_nesting_limit: ClassVar[int] = NESTING_DEPTH
     loop_iteration_limit: ClassVar[int] = LOOP_ITERATIONS
     local_namespace_limit: ClassVar[int] = VALUE_CHARACTERS
-    output_stream_limit: ClassVar[int] = OUTPUT_CHARACTERS
+    output_stream_limit: ClassVar[int] = OUTPUT_BYTES
 
     def setup_tags_and_filters(self, *, extra: bool = False) -> None:
         super().setup_tags_and_filters(extra=extra)

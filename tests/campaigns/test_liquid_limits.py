@@ -174,3 +174,8 @@ def test_a_recipient_whose_data_drives_a_template_past_a_limit_fails_with_its_re
     assert "loop iteration limit" in failed.error_message
     assert [e["messages"] for e in emulator.messages()] == [text("xxx")]
     assert (campaign.sent, campaign.failed) == (1, 1)
+
+
+def test_a_default_still_covers_a_missing_value_before_the_bounded_filters():
+    template = '{{ missing | default: "none" | replace: "n", "N" }}'
+    assert compile_messages(text(template)).render({})[0]["text"] == "NoNe"
