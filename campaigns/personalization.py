@@ -297,6 +297,19 @@ def compile_messages(messages: list[dict]) -> CompiledMessages:
     return CompiledMessages(messages=messages, tree=tree, slots=slots, variables=variables)
 
 
+def check_messages(messages: list[dict]) -> CompiledMessages:
+    """Parse, then render once with every placeholder filled, so that a template that hits a
+    limit whatever the data is refused on save (TemplateTooCostly), not at send time."""
+    compiled = compile_messages(messages)
+    try:
+        compiled.render({name: "x" for name in compiled.variables} | {"line_id": "U" + "0" * 32})
+    except TemplateTooCostly:
+        raise
+    except ValueError:
+        pass  # a placeholder that needs another type than text: a send fails it per contact
+    return compiled
+
+
 def contact_context(contact: Any) -> dict:
     """A contact's attributes plus `line_id` and `display_name`; empty or null values are
     left out so that a `default` filter applies to them."""

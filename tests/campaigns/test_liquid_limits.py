@@ -10,7 +10,7 @@ import tracemalloc
 import pytest
 
 from campaigns import personalization
-from campaigns.models import Delivery, MessageTemplate
+from campaigns.models import Campaign, Delivery, MessageTemplate
 from campaigns.personalization import TemplateSyntaxProblem, TemplateTooCostly, compile_messages
 from tests.campaigns.engine_support import (
     drain,
@@ -179,3 +179,21 @@ def test_a_recipient_whose_data_drives_a_template_past_a_limit_fails_with_its_re
 def test_a_default_still_covers_a_missing_value_before_the_bounded_filters():
     template = '{{ missing | default: "none" | replace: "n", "N" }}'
     assert compile_messages(text(template)).render({})[0]["text"] == "NoNe"
+
+
+@pytest.mark.django_db
+def test_a_campaign_with_its_own_messages_refuses_the_attack_on_save(
+    api_client_for, marketer, connection
+):
+    body = {
+        "name": "Boom",
+        "connection": connection.pk,
+        "all_following": True,
+        "messages": text(DOUBLING),
+    }
+    response = api_client_for(marketer).post(
+        "/api/v1/campaigns", json.dumps(body), content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "value size limit" in response.content.decode()
+    assert not Campaign.objects.exists()
