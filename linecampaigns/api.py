@@ -16,6 +16,7 @@ from ninja.security import HttpBearer, SessionAuth
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
+from lineapi import strictjson
 from linecampaigns import input_guard
 from linecampaigns.roles import has_role
 from linecampaigns.services import api_token_authenticate
@@ -81,12 +82,18 @@ class InvalidJsonBody(ValueError):
         self.field = field
 
 
+# Bulk bodies check each item themselves: a bad item is rejected and the others are saved.
+PER_ITEM_BODIES = ("/api/v1/contacts/bulk",)
+
+
 class StrictJsonParser(Parser):
     """Bodies are JSON as JSON defines it: NaN, Infinity or 1e999 is a 400, never a 500 from
     the database that cannot store them; so is a NUL in any string (input_guard)."""
 
     def parse_body(self, request: HttpRequest):
         try:
+            if request.path_info.rstrip("/") in PER_ITEM_BODIES:
+                return strictjson.loads(request.body)
             return input_guard.loads(request.body)
         except input_guard.NulInJson as exc:
             raise InvalidJsonBody(f"The body is not accepted: {exc}", exc.path or "body") from exc

@@ -31,8 +31,9 @@ def nul_path(value: Any) -> str | None:
                 return path
         elif isinstance(node, dict):
             for key, item in node.items():
-                where = f"{path}.{key}" if path else str(key)
-                if NUL in str(key):
+                shown = str(key).replace(NUL, "\\u0000")
+                where = f"{path}.{shown}" if path else shown
+                if NUL in key:
                     return where
                 stack.append((where, item))
         elif isinstance(node, list):

@@ -134,3 +134,13 @@ def test_webhook_bodies_are_not_refused_here(client):
     body = json.dumps({"destination": "U" + "0" * 32, "events": [], "note": NUL})
     response = client.post("/webhooks/line/no-such-slug/", body, content_type="application/json")
     assert response.status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_nul_in_an_attribute_key_is_named_escaped(api_client_for, marketer):
+    body = json.dumps({"attributes": {f"k{NUL}": 1}})
+    response = api_client_for(marketer).put(
+        "/api/v1/contacts/U" + "0" * 32, body, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "attributes.k\\u0000"
