@@ -40,6 +40,7 @@ REASON_LABELS = {
     "timeout": "Timed out, retries ran out",
     "connection_error": "Connection error, retries ran out",
     "personalization": "Personalization failed (placeholder with no value)",
+    "personalization_limit": "Personalization hit a template limit (loops, size or time)",
     "unknown_outcome": "Outcome unknown (retry key older than 24 h)",
     "auth": "Channel access token refused (401)",
     "forbidden": "Not allowed for this channel (403)",

@@ -18,6 +18,8 @@ COMPARE_SQL = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 ISO_DATE_REGEX = r"^\d{4}-\d{2}-\d{2}"
 ISO_DATE_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*"
 SIMPLE_KEY_RE = re.compile(r"^[A-Za-z0-9_ .:/@-]+$")
+# What jsonb's text form writes escaped: a search holding one cannot use that text.
+JSON_ESCAPED_RE = re.compile(r'["\\\x00-\x1f]')
 
 
 def jsonpath_key(key: str) -> str:
@@ -166,16 +168,25 @@ class AttributeCompare(AttributeCondition):
 
 
 class AttributeValueSearch(AttributeCondition):
-    """Any attribute value contains the text, case-insensitively (the contact list's search
-    box). On PostgreSQL a key can match too."""
+    """Some text or number value, at any depth, contains the text, case-insensitively (the
+    contact list's search box). Keys and JSON syntax never match: `{` finds nobody."""
 
     def as_sql(self, compiler, connection) -> tuple[str, list]:
         col, params = compiler.compile(self.column)
         pattern = "%" + self.value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern += "%"
         if connection.vendor == "postgresql":
-            # The JSON text, keys included: about four times faster than testing each value,
+            values = (
+                f"EXISTS(SELECT 1 FROM jsonb_path_query({col}, 'strict $.**') AS v(j)"
+                " WHERE jsonb_typeof(v.j) IN ('string', 'number') AND v.j #>> '{}' ILIKE %s)"
+            )
+            if JSON_ESCAPED_RE.search(self.value):
+                return values, [*params, pattern]
+            # The JSON text first: about four times faster than walking each contact's values,
             # which matters when nothing matches and all contacts are read.
-            return f"({col}::text ILIKE %s)", [*params, pattern]
-        sql = f"EXISTS(SELECT 1 FROM json_each({col}) AS e WHERE e.value LIKE %s ESCAPE '\\')"
+            return f"({col}::text ILIKE %s AND {values})", [*params, pattern, *params, pattern]
+        sql = (
+            f"EXISTS(SELECT 1 FROM json_tree({col}) AS e WHERE e.type IN ('text', 'integer', "
+            "'real') AND e.value LIKE %s ESCAPE '\\')"
+        )
         return sql, [*params, pattern]

@@ -71,6 +71,9 @@ MAX_IN_VALUES = 1000
 # Attribute numbers compare in SQL; beyond this the databases overflow (SQLite's 64-bit
 # integers, casts to float). 10**15 is past any count, price or id a marketer segments on.
 MAX_NUMBER = 10**15
+# Dates compare in SQL after a shift (to UTC, to the next day); years 1 and 9999 overflow there.
+# No contact was created, or last heard from, outside these.
+FIRST_DATE, LAST_DATE = datetime.date(1900, 1, 1), datetime.date(2999, 12, 31)
 
 
 class RuleError(ValueError):
@@ -168,7 +171,14 @@ def _known_field(field: str) -> bool:
 def _is_number(value: object) -> bool:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
-    return math.isfinite(value)
+    return isinstance(value, int) or math.isfinite(value)  # isfinite overflows on a huge int
+
+
+def _check_date_range(value: object, field: str, op: str, where: str) -> None:
+    parsed = parse_date(value)
+    day = parsed.date() if isinstance(parsed, datetime.datetime) else parsed
+    if day is not None and not FIRST_DATE <= day <= LAST_DATE:
+        raise RuleError(where, f"{field} {op}: dates are limited to {FIRST_DATE} … {LAST_DATE}.")
 
 
 def parse_date(value: object) -> datetime.date | datetime.datetime | None:
@@ -216,6 +226,7 @@ def _scalar(field: str, op: str, value: object, where: str) -> object:
     if field in ("created_at", "last_interaction_at"):
         if parse_date(value) is None:
             raise RuleError(where, f"{field} compares with an ISO date such as 2024-05-01.")
+        _check_date_range(value, field, op, where)
         return value
     if field in ("line_id", "display_name") or op == "contains":
         if not isinstance(value, str) or (op == "contains" and not value):
@@ -226,6 +237,7 @@ def _scalar(field: str, op: str, value: object, where: str) -> object:
     if op in COMPARE_OPS:
         if not _is_number(value) and parse_date(value) is None:
             raise RuleError(where, f"{field} {op} takes a number or an ISO date.")
+        _check_date_range(value, field, op, where)
         return value
     if not (isinstance(value, str | bool) or _is_number(value)):
         raise RuleError(where, f"{field} {op} takes text, a number or true/false.")

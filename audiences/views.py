@@ -44,6 +44,7 @@ from audiences.services import (
     segment_delete,
     segment_update,
 )
+from linecampaigns import input_guard
 from linecampaigns.pages import paginate, render_page
 from linecampaigns.roles import READERS, WRITERS, has_role, role_required
 
@@ -221,7 +222,7 @@ def segment_builder(request: HttpRequest) -> HttpResponse:
     error = ""
     if action == "apply-json":
         try:
-            rules = json.loads(request.POST.get("rules_json", ""))
+            rules = input_guard.loads(request.POST.get("rules_json", ""))
             parse_rules(rules)
             builder = builder_rows.from_rules(rules)
         except (ValueError, RuleError) as exc:

@@ -11,6 +11,7 @@ from audiences.models import Segment
 from campaigns.models import Campaign, MessageTemplate
 from connections.models import Connection
 from lineapi import MAX_MESSAGES, TOO_MANY_MESSAGES, normalize_line_id
+from linecampaigns import input_guard
 from linecampaigns.forms import BootstrapForm, TimeZoneField
 from linecampaigns.timezones import zone_choices, zone_names
 
@@ -144,7 +145,7 @@ class MessageEditor:
     def _card_message(self, card: Card) -> object:
         if card.type in JSON_TYPES:
             try:
-                message = json.loads(card.values.get("json") or "{}")
+                message = input_guard.loads(card.values.get("json") or "{}")
             except ValueError as exc:
                 card.errors["json"] = [f"This is not valid JSON: {exc}"]
                 return {"type": card.type}
@@ -154,7 +155,7 @@ class MessageEditor:
         message: dict = {"type": card.type}
         if card.extra:
             try:
-                extra = json.loads(card.extra)
+                extra = input_guard.loads(card.extra)
             except ValueError:
                 extra = {}
             message.update(extra if isinstance(extra, dict) else {})
@@ -176,7 +177,7 @@ class MessageEditor:
         """The message objects, or None when some input could not even be read."""
         if self.json_mode:
             try:
-                messages = json.loads(self.json_text or "[]")
+                messages = input_guard.loads(self.json_text or "[]")
             except ValueError as exc:
                 self.json_errors.append(f"This is not valid JSON: {exc}")
                 return None
@@ -188,7 +189,7 @@ class MessageEditor:
         """Whatever can be built now, for the preview and for switching views."""
         if self.json_mode:
             try:
-                messages = json.loads(self.json_text or "[]")
+                messages = input_guard.loads(self.json_text or "[]")
             except ValueError:
                 return []
             return messages if isinstance(messages, list) else []
@@ -407,7 +408,7 @@ class CampaignForm(BootstrapForm):
             return
         data["template"] = None
         try:
-            messages = json.loads(data.get("messages_json") or "")
+            messages = input_guard.loads(data.get("messages_json") or "")
         except ValueError as exc:
             self.add_error("messages_json", f"This is not valid JSON: {exc}")
             return

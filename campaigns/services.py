@@ -16,6 +16,8 @@ from campaigns.models import Campaign, DeliveryBatch, FrequencyCap, MessageTempl
 from campaigns.personalization import (
     PersonalizationError,
     TemplateSyntaxProblem,
+    TemplateTooCostly,
+    check_messages,
     compile_messages,
     contact_context,
 )
@@ -95,9 +97,11 @@ def messages_problems(messages: Any) -> list[str]:
         f"{p.get('property') or 'messages'}: {p['message']}" for p in validate_messages(messages)
     ]
     try:
-        compile_messages(messages)
+        check_messages(messages)
     except TemplateSyntaxProblem as exc:
         problems.append(f"{exc.property}: Liquid syntax: {exc.message}")
+    except TemplateTooCostly as exc:
+        problems.append(str(exc))
     return problems
 
 

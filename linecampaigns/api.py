@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, Strict
 from pydantic_core import PydanticCustomError
 
 from lineapi import MAX_MESSAGES, TOO_MANY_MESSAGES, normalize_line_id, strictjson
+from linecampaigns import input_guard
 from linecampaigns.roles import has_role
 from linecampaigns.services import api_token_authenticate
 
@@ -126,16 +127,26 @@ def require_role(request: HttpRequest, *roles: str) -> None:
 
 
 class InvalidJsonBody(ValueError):
-    pass
+    def __init__(self, message: str, field: str = "body") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+# Bulk bodies check each item themselves: a bad item is rejected and the others are saved.
+PER_ITEM_BODIES = ("/api/v1/contacts/bulk",)
 
 
 class StrictJsonParser(Parser):
     """Bodies are JSON as JSON defines it: NaN, Infinity or 1e999 is a 400, never a 500 from
-    the database that cannot store them."""
+    the database that cannot store them; so is a NUL in any string (input_guard)."""
 
     def parse_body(self, request: HttpRequest):
         try:
-            return strictjson.loads(request.body)
+            if request.path_info.rstrip("/") in PER_ITEM_BODIES:
+                return strictjson.loads(request.body)
+            return input_guard.loads(request.body)
+        except input_guard.NulInJson as exc:
+            raise InvalidJsonBody(f"The body is not accepted: {exc}", exc.path or "body") from exc
         except ValueError as exc:  # also JSONDecodeError and UnicodeDecodeError
             raise InvalidJsonBody(f"The body is not valid JSON: {exc}") from exc
 
@@ -304,8 +315,8 @@ def json_method_not_allowed(view: Callable) -> Callable:
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     if isinstance(exc.__cause__, InvalidJsonBody):  # ninja wraps the parser's error
-        detail = str(exc.__cause__)
-        return _error(request, 400, detail, [{"field": "body", "message": detail}])
+        detail, field = str(exc.__cause__), exc.__cause__.field
+        return _error(request, 400, detail, [{"field": field, "message": detail}])
     return _error(request, exc.status_code, str(exc))
 
 

@@ -506,9 +506,7 @@ def _load_items(campaign: Campaign, batch: DeliveryBatch) -> list[Item]:
             try:
                 item.messages = compiled.render(context_from(line_id, name or "", attributes))
             except PersonalizationError as exc:
-                item.failed(
-                    "personalization", str(exc), [{"property": exc.property, "message": str(exc)}]
-                )
+                item.failed(exc.reason, str(exc), [{"property": exc.property, "message": str(exc)}])
         items.append(item)
     return items
 

@@ -28,6 +28,7 @@ REASONS = {
     "opted_out": "opted out",
     "unfollowed": "unfollowed (blocked the account)",
     "personalization": "missing attributes that have no default",
+    "personalization_limit": "the template hit a personalization limit",
     "cancelled": "cancelled before sending",
 }
 STOPPED_CAUSES = {"cancelled": "cancelled", "expired": "expired"}
