@@ -65,7 +65,7 @@ def test_the_api_refuses_to_save_a_date_that_would_break_every_count(api_client_
     response = api_client_for(marketer).post(
         "/api/v1/segments", json.dumps(body), content_type="application/json"
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     [error] = response.json()["errors"]
     assert error["field"] == "rules.all[0].value"
     assert "1900-01-01 … 2999-12-31" in error["message"]

@@ -121,7 +121,7 @@ def test_saving_through_the_api_refuses_the_attack_naming_the_limit(api_client_f
     response = api_client_for(marketer).post(
         "/api/v1/templates", json.dumps(body), content_type="application/json"
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     [error] = response.json()["errors"]
     assert error["field"] == "messages[0].text"
     assert "value size limit" in error["message"]
@@ -135,7 +135,7 @@ def test_include_and_render_are_refused_on_save(api_client_for, marketer, tag):
     response = api_client_for(marketer).post(
         "/api/v1/templates", json.dumps(body), content_type="application/json"
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     [error] = response.json()["errors"]
     assert error["field"] == "messages[0].text"
     assert "include and render are not supported" in error["message"]
@@ -194,6 +194,6 @@ def test_a_campaign_with_its_own_messages_refuses_the_attack_on_save(
     response = api_client_for(marketer).post(
         "/api/v1/campaigns", json.dumps(body), content_type="application/json"
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "value size limit" in response.content.decode()
     assert not Campaign.objects.exists()
