@@ -4,6 +4,8 @@ Tokens and secrets pass through here in clear; nothing in this module logs them,
 an exception message or in the audit log (`sensitive_variables` keeps them out of error pages).
 """
 
+import hashlib
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -35,8 +37,10 @@ from lineapi import (
     Profile,
     event_source_id,
     parse_webhook,
+    strictjson,
     verify_signature,
 )
+from lineapi.webhooks import InvalidEvent
 from lineapi.webhooks import WebhookEvent as ParsedEvent
 from linecampaigns import crypto
 from linecampaigns.services import audit_record
@@ -417,49 +421,78 @@ def _event_time(timestamp: object) -> datetime | None:
 
 
 def _event_row(
-    connection: Connection, event_id: str, event: ParsedEvent | dict, error: str
+    connection: Connection, event: ParsedEvent | dict | InvalidEvent, error: str
 ) -> WebhookEvent:
-    """The stored row of a typed event, or of an event type lineapi does not know (a raw dict):
-    that one is kept, and marked ignored so that nothing processes it."""
-    if isinstance(event, ParsedEvent):
-        kind, raw, source_id, at = event.type, event.raw, event.source_id, event.timestamp
-        status = WebhookEvent.Status.IGNORED if error else WebhookEvent.Status.PENDING
-    else:
-        kind, raw = event["type"], event
-        source_id, at = event_source_id(event), event.get("timestamp")
-        status = WebhookEvent.Status.IGNORED
-        error = error or f"unknown event type {kind!r}: stored, not processed"
+    """The row that stores one event as it arrived, less what the database cannot hold (escaped
+    or replaced, and named in `sanitized`). A typed event waits for processing; an event type
+    lineapi does not know (a raw dict) is stored ignored; an item that is not an event, failed."""
+    raw = event.raw if isinstance(event, ParsedEvent | InvalidEvent) else event
+    clean, notes = strictjson.storable(raw)
+    row = WebhookEvent(
+        connection=connection,
+        raw=clean,
+        status=WebhookEvent.Status.PENDING,
+        error=error,
+        sanitized="\n".join(notes),
+    )
+    if isinstance(event, InvalidEvent):
+        row.status, row.error = WebhookEvent.Status.FAILED, f"Not an event: {event.error}"
+    elif not isinstance(event, ParsedEvent):
+        row.status = WebhookEvent.Status.IGNORED
+        row.error = error or f"unknown event type {clean['type']!r}: stored, not processed"
+    elif error:
+        row.status = WebhookEvent.Status.IGNORED
+    if isinstance(clean, dict):
+        event_id, kind = clean.get("webhookEventId"), clean.get("type")
+        source_id = event_source_id(clean)
+        row.type = kind[:32] if isinstance(kind, str) else ""
+        row.source_id = source_id[:33] if isinstance(source_id, str) else ""
+        row.event_time = _event_time(clean.get("timestamp"))
+        row.webhook_event_id = event_id[:64] if isinstance(event_id, str) and event_id else ""
+    row.webhook_event_id = row.webhook_event_id or _fallback_event_id(clean)
+    return row
+
+
+def _failed_row(connection: Connection, raw: object, exc: Exception) -> WebhookEvent:
+    """Storing an event never costs the delivery its other events: whatever went wrong with
+    this one is stored with it."""
+    logger.exception("webhook event could not be read; stored as failed")
+    clean, notes = strictjson.storable(raw)
     return WebhookEvent(
         connection=connection,
-        webhook_event_id=event_id,
-        type=str(kind)[:32],
-        source_id=(source_id or "")[:33],
-        event_time=_event_time(at),
-        raw=raw,
-        status=status,
-        error=error,
+        webhook_event_id=_fallback_event_id(clean),
+        type="",
+        raw=clean,
+        status=WebhookEvent.Status.FAILED,
+        error=f"Could not be read: {type(exc).__name__}: {exc}",
+        sanitized="\n".join(notes),
     )
 
 
 def webhook_receive(*, connection: Connection, raw_body: bytes, signature: str | None) -> int:
     """Verify, parse and store the events of one delivery; returns how many were new.
 
-    No call to LINE here: LINE wants its answer within 2 s, processing happens in Celery.
+    No call to LINE here: LINE wants its answer within 2 s, processing happens in Celery. Only a
+    bad signature or an unusable envelope refuses the delivery; each event is stored on its own.
     """
     if not verify_signature(connection.channel_secret, raw_body, signature):
         raise WebhookSignatureError("The x-line-signature header does not match the body.")
     envelope = parse_webhook(raw_body)
     error = ""
     if connection.bot_user_id and envelope.destination != connection.bot_user_id:
+        destination, _ = strictjson.storable(envelope.destination)
         error = (
-            f"destination {envelope.destination} is not this channel's bot "
+            f"destination {destination} is not this channel's bot "
             f"({connection.bot_user_id}): stored, not processed"
         )
-    by_id: dict[str, ParsedEvent | dict] = {}
+    by_id: dict[str, WebhookEvent] = {}
     for event in envelope.events:
-        raw = event.raw if isinstance(event, ParsedEvent) else event
-        event_id = str(raw.get("webhookEventId") or "")[:64] or _fallback_event_id(raw)
-        by_id.setdefault(event_id, event)
+        try:
+            row = _event_row(connection, event, error)
+        except Exception as exc:
+            raw = event.raw if isinstance(event, ParsedEvent | InvalidEvent) else event
+            row = _failed_row(connection, raw, exc)
+        by_id.setdefault(row.webhook_event_id, row)
     if not by_id:
         return 0
     with transaction.atomic():
@@ -472,11 +505,7 @@ def webhook_receive(*, connection: Connection, raw_body: bytes, signature: str |
             WebhookEvent.objects.filter(webhook_event_id__in=known).update(
                 redelivery_count=F("redelivery_count") + 1
             )
-        rows = [
-            _event_row(connection, event_id, event, error)
-            for event_id, event in by_id.items()
-            if event_id not in known
-        ]
+        rows = [row for event_id, row in by_id.items() if event_id not in known]
         WebhookEvent.objects.bulk_create(rows, ignore_conflicts=True)
         new_ids = [
             row.webhook_event_id for row in rows if row.status == WebhookEvent.Status.PENDING
@@ -486,10 +515,7 @@ def webhook_receive(*, connection: Connection, raw_body: bytes, signature: str |
     return len(rows)
 
 
-def _fallback_event_id(raw: dict) -> str:
-    import hashlib
-    import json
-
+def _fallback_event_id(raw: object) -> str:
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()
     return "sha256:" + digest[:57]
 
@@ -529,7 +555,10 @@ def webhook_events_process(*, event_ids: list[int]) -> int:
 
 def webhook_event_process(*, event: WebhookEvent) -> WebhookEvent:
     try:
-        handled, result = _apply_event(event)
+        profile = _follow_profile(event)  # LINE is called outside the transaction
+        # A savepoint per event: a database error rolls back this event's writes only.
+        with transaction.atomic():
+            handled, result = _apply_event(event, profile)
         event.status = WebhookEvent.Status.PROCESSED if handled else WebhookEvent.Status.IGNORED
         event.result, event.error = result, ""
     except Exception as exc:  # one bad event must not block the others of the delivery
@@ -540,19 +569,29 @@ def webhook_event_process(*, event: WebhookEvent) -> WebhookEvent:
     return event
 
 
-def _apply_event(event: WebhookEvent) -> tuple[bool, dict]:
+def _event_line_id(event: WebhookEvent) -> str:
+    """The user (follow, unfollow) or conversation the event is about, "" when none is valid."""
+    source = event.raw.get("source") if isinstance(event.raw.get("source"), dict) else {}
+    line_id = source.get("userId") if event.type in ("follow", "unfollow") else event.source_id
+    return line_id if isinstance(line_id, str) and LINE_ID_RE.match(line_id) else ""
+
+
+def _follow_profile(event: WebhookEvent) -> Profile | None:
+    line_id = _event_line_id(event)
+    if event.type != "follow" or not line_id:
+        return None
+    return _profile_or_none(event.connection, line_id)
+
+
+def _apply_event(event: WebhookEvent, profile: Profile | None) -> tuple[bool, dict]:
     raw, connection = event.raw, event.connection
     at = event.event_time or timezone.now()
-    source = raw.get("source") if isinstance(raw.get("source"), dict) else {}
-    line_id = event.source_id
-    if event.type in ("follow", "unfollow"):
-        line_id = source.get("userId") or ""
+    line_id = _event_line_id(event)
     if event.type not in ("follow", "unfollow", "message", "postback", "join", "leave"):
         return False, {"reason": f"{event.type} events are stored, not processed"}
-    if not LINE_ID_RE.match(line_id or ""):
+    if not line_id:
         return False, {"reason": "the event has no valid LINE user, group or room id"}
     if event.type == "follow":
-        profile = _profile_or_none(connection, line_id)
         contact = contact_events.contact_followed(
             connection=connection, line_id=line_id, at=at, profile=profile
         )

@@ -37,6 +37,7 @@ from lineapi.messages import (
 )
 from lineapi.webhooks import (
     EVENT_TYPES,
+    InvalidEvent,
     WebhookEnvelope,
     WebhookEvent,
     WebhookParseError,
@@ -79,6 +80,7 @@ __all__ = [
     "MAX_TEXT",
     "MAX_URL",
     "BotInfo",
+    "InvalidEvent",
     "LineApiError",
     "LineAuthError",
     "LineClient",
