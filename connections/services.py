@@ -48,6 +48,8 @@ from linecampaigns.services import audit_record
 logger = logging.getLogger(__name__)
 
 LINE_HOST = "api.line.me"
+# The only places a channel token goes unless LINE_API_BASE_URL_ALLOWLIST names another.
+LINE_BASE_URLS = ("https://api.line.me", "https://api-data.line.me")
 SWEEP_PENDING_AFTER = timedelta(minutes=1)
 SWEEP_PROCESSING_AFTER = timedelta(minutes=10)
 # A backfill writes its progress after every page; one silent this long lost its worker.
@@ -94,6 +96,43 @@ def _normalized_base_url(api_base_url: str | None) -> str:
     return (api_base_url or settings.LINE_API_BASE_URL).strip().rstrip("/")
 
 
+def _url_key(url: str) -> tuple[str, str | None, int | str | None, str] | None:
+    """(scheme, host, port, path) of a base URL, None if it has no valid port; port "*" in an
+    allow-list entry (http://127.0.0.1:*) stands for any port."""
+    url = url.strip()
+    authority = url.partition("://")[2].partition("/")[0]
+    any_port = authority.endswith(":*")
+    parts = urlsplit(url.replace(authority, authority[:-2], 1) if any_port else url)
+    try:
+        port = "*" if any_port else parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+    except ValueError:
+        return None
+    return parts.scheme.lower(), parts.hostname, port, parts.path.rstrip("/")
+
+
+def _allowed_base_url(base_url: str) -> bool:
+    parts = urlsplit(base_url)
+    key = _url_key(base_url)
+    if key is None or parts.username or parts.password or parts.query or parts.fragment:
+        return False
+    allowed = [*LINE_BASE_URLS, settings.LINE_API_BASE_URL, *settings.LINE_API_BASE_URL_ALLOWLIST]
+    for entry in map(_url_key, allowed):
+        if entry and entry[:2] + entry[3:] == key[:2] + key[3:] and entry[2] in (key[2], "*"):
+            return True
+    return False
+
+
+def _check_base_url(base_url: str) -> None:
+    """The channel token is sent to this address: LINE's, or one the operator allowed."""
+    if not _allowed_base_url(base_url):
+        raise ConnectionVerifyError(
+            f"{base_url} is not LINE's API ({' or '.join(LINE_BASE_URLS)}). Another address "
+            "(such as the LINE emulator) must be listed in the LINE_API_BASE_URL_ALLOWLIST "
+            "setting first: the channel access token is sent there.",
+            field="api_base_url",
+        )
+
+
 def _is_sandbox(api_base_url: str) -> bool:
     return urlsplit(api_base_url).hostname != LINE_HOST
 
@@ -136,6 +175,7 @@ def connection_create(
     _printable(channel_access_token, "channel_access_token")
     _printable(channel_secret, "channel_secret")
     base_url = _normalized_base_url(api_base_url)
+    _check_base_url(base_url)
     if Connection.objects.filter(name=name.strip()).exists():
         raise ConnectionVerifyError(
             f"A connection named {name.strip()!r} already exists.", field="name"
@@ -182,7 +222,10 @@ def connection_update(
     push_rate_limit: int | None = None,
     multicast_rate_limit: int | None = None,
 ) -> Connection:
-    """Rename, move or rotate credentials; a new token or base URL is re-verified first."""
+    """Rename, move or rotate credentials; a new token or base URL is re-verified first.
+
+    A new base URL needs the token entered again: verifying sends it to that address, and the
+    stored token must not go anywhere an Admin types without knowing it."""
     changes: list[str] = []
     _printable(channel_access_token, "channel_access_token")
     _printable(channel_secret, "channel_secret")
@@ -198,7 +241,16 @@ def connection_update(
     if name.strip() != candidate.name:
         candidate.name = name.strip()
         changes.append("name")
+    details: dict = {}
     if base_url != candidate.api_base_url:
+        _check_base_url(base_url)
+        if not channel_access_token.strip():
+            raise ConnectionVerifyError(
+                "Enter the channel access token again to change the API base URL: it is sent "
+                "to the new address to verify it.",
+                field="channel_access_token",
+            )
+        details["api_base_url"] = {"old": candidate.api_base_url, "new": base_url}
         candidate.api_base_url, candidate.is_sandbox = base_url, _is_sandbox(base_url)
         changes.append("api_base_url")
     if channel_access_token.strip():
@@ -218,7 +270,7 @@ def connection_update(
                 actor=actor,
                 action=_update_action(changes),
                 target=candidate,
-                details={"changed": changes},
+                details={"changed": changes, **details},
             )
     except IntegrityError:
         raise ConnectionVerifyError(

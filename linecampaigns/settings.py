@@ -204,6 +204,13 @@ if not FIELD_ENCRYPTION_KEY and DEBUG:
     FIELD_ENCRYPTION_KEY = [_key_path.read_text().strip()]
 
 LINE_API_BASE_URL = env.str("LINE_API_BASE_URL", default="https://api.line.me")
+# Base URLs a connection may use besides LINE's own and LINE_API_BASE_URL: the channel token is
+# sent there. `*` as the port allows any port (the tests' emulators). With DEBUG (make run), the
+# bundled emulator's address is allowed by default.
+LINE_API_BASE_URL_ALLOWLIST = env.list(
+    "LINE_API_BASE_URL_ALLOWLIST",
+    default=[f"http://127.0.0.1:{env.int('EMULATOR_PORT', default=8765)}"] if DEBUG else [],
+)
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="")
 CONTACT_IMPORT_MAX_MB = env.int("CONTACT_IMPORT_MAX_MB", default=200)
 
