@@ -158,7 +158,13 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
-# Failed-login throttling (django-axes): lock a username+IP pair after repeated failures.
+# Reverse proxies in front of the dashboard that append to X-Forwarded-For (0: none, the client
+# connects directly and X-Forwarded-For is ignored). See linecampaigns.proxy.client_ip.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# Failed-login throttling (django-axes): lock a username+address pair after repeated failures;
+# the address is the client's, found through TRUSTED_PROXY_COUNT proxies.
+AXES_CLIENT_IP_CALLABLE = "linecampaigns.proxy.client_ip"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
