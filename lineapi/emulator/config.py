@@ -22,6 +22,7 @@ class EmulatorConfig:
     followers: int = 20
     unverified: bool = False
     ledger: str | None = None
+    allow_config: bool = False  # POST /_emulator/config is refused without it
 
     def updated(self, changes: dict[str, Any]) -> EmulatorConfig:
         """A copy with run-time changes applied; unknown keys raise ValueError."""
@@ -82,6 +83,11 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
     p.add_argument("--followers", type=int, default=20)
     p.add_argument("--unverified", action="store_true", help="follower ids answer 403")
     p.add_argument(
+        "--allow-config",
+        action="store_true",
+        help="let POST /_emulator/config change settings while running (test harnesses)",
+    )
+    p.add_argument(
         "--ledger",
         help="a JSON-lines file that keeps accepted messages and retry keys across restarts",
     )
@@ -102,4 +108,5 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
         followers=a.followers,
         unverified=a.unverified,
         ledger=a.ledger,
+        allow_config=a.allow_config,
     )
