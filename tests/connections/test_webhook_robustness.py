@@ -61,6 +61,14 @@ def test_a_string_the_database_cannot_hold_is_escaped_and_the_delivery_is_kept(
     assert Contact.objects.get(line_id=USER).last_interaction_at is not None
 
 
+def test_the_connection_page_says_what_was_changed_to_store_an_event(
+    client, admin_client, connection
+) -> None:
+    post_signed(client, connection, envelope([_message("01PAGE", text="a\x00b")]))
+    page = admin_client.get(f"/connections/{connection.pk}/").content.decode()
+    assert "Stored with changes: message.text: U+0000 or a lone surrogate escaped" in page
+
+
 def test_unstorable_characters_in_names_ids_and_destination_are_escaped(client, connection) -> None:
     raw = _message("01KEY\x00")
     raw["message"]["bad\x00key"] = "x"
