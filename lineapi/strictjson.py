@@ -123,9 +123,10 @@ def storable(value: Any, path: str = "") -> tuple[Any, list[str]]:
         result = {}
         for key, item in value.items():
             clean_key = _escape(key)
+            child = f"{path}.{clean_key}" if path else clean_key
             if clean_key != key:
-                notes.append(f"{path}.{clean_key}: U+0000 or a lone surrogate escaped in the name")
-            result[clean_key], item_notes = storable(item, f"{path}.{clean_key}".lstrip("."))
+                notes.append(f"{child}: U+0000 or a lone surrogate escaped in the name")
+            result[clean_key], item_notes = storable(item, child)
             notes += item_notes
         return result, notes
     return value, notes

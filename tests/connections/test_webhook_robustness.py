@@ -77,6 +77,10 @@ def test_unstorable_characters_in_names_ids_and_destination_are_escaped(client, 
     row = WebhookEvent.objects.get()
     assert row.webhook_event_id == "01KEY\\u0000"
     assert row.raw["message"]["bad\\u0000key"] == "x"
+    assert row.sanitized.splitlines() == [
+        "webhookEventId: U+0000 or a lone surrogate escaped",
+        "message.bad\\u0000key: U+0000 or a lone surrogate escaped in the name",
+    ]
     assert "U\\u0000nobody" in row.error
     assert row.status == WebhookEvent.Status.IGNORED  # not this channel's bot
 
