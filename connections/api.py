@@ -5,7 +5,7 @@ from pydantic import Field
 from connections import selectors, services
 from connections.models import LINE_MULTICAST_RATE, LINE_PUSH_RATE, Connection
 from linecampaigns.api import ApiError, ErrorOut, InputSchema, ObjectId, json_int, require_role
-from linecampaigns.roles import ADMIN, READERS
+from linecampaigns.roles import ADMIN, READERS, has_role
 
 router = Router(tags=["connections"])
 ONE_LINE = r"^[^\r\n]*$"
@@ -44,7 +44,7 @@ class ConnectionOut(Schema):
     quota_limit: int | None
     quota_used: int | None
     quota_remaining: int | None
-    webhook_url: str
+    webhook_url: str | None = Field(description="Only for roles that open connections (Admin).")
     push_rate_limit: int
     multicast_rate_limit: int
 
@@ -61,7 +61,9 @@ def _out(request: HttpRequest, connection: Connection) -> dict:
         "quota_limit": connection.quota_limit,
         "quota_used": connection.quota_used,
         "quota_remaining": connection.quota_remaining,
-        "webhook_url": selectors.webhook_url(connection, request),
+        "webhook_url": selectors.webhook_url(connection, request)
+        if has_role(request.user, ADMIN)
+        else None,
         "push_rate_limit": connection.push_rate_limit,
         "multicast_rate_limit": connection.multicast_rate_limit,
     }

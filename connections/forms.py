@@ -28,7 +28,8 @@ class ConnectionForm(BootstrapForm):
         required=False,
         max_length=300,
         assume_scheme="https",
-        help_text="Leave empty for LINE's own API. Point it at the LINE emulator for a sandbox.",
+        help_text="Leave empty for LINE's own API. Another address (the LINE emulator for a "
+        "sandbox) must be listed in the LINE_API_BASE_URL_ALLOWLIST setting.",
     )
     push_rate_limit = forms.IntegerField(
         label="Push requests per second",
@@ -92,9 +93,8 @@ class ConnectionEditForm(ConnectionForm):
         del self.fields["confirm_duplicate"]
         for name in SECRET_FIELDS:
             self.fields[name].required = False
-        self.fields[
-            "channel_access_token"
-        ].help_text = (
-            "Leave empty to keep the current token. A new token is verified with LINE first."
+        self.fields["channel_access_token"].help_text = (
+            "Leave empty to keep the current token. A new token is verified with LINE first. "
+            "Changing the API base URL needs the token again."
         )
         self.fields["channel_secret"].help_text = "Leave empty to keep the current secret."

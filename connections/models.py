@@ -127,6 +127,8 @@ class WebhookEvent(models.Model):
     status = models.CharField(max_length=12, choices=Status, default=Status.PENDING)
     result = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    # What was changed to store the event (U+0000 escaped, nesting cut, ...), one per line.
+    sanitized = models.TextField(blank=True)
     redelivery_count = models.PositiveIntegerField(default=0)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     claimed_at = models.DateTimeField(null=True, blank=True)

@@ -4,6 +4,8 @@ Tokens and secrets pass through here in clear; nothing in this module logs them,
 an exception message or in the audit log (`sensitive_variables` keeps them out of error pages).
 """
 
+import hashlib
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -35,8 +37,10 @@ from lineapi import (
     Profile,
     event_source_id,
     parse_webhook,
+    strictjson,
     verify_signature,
 )
+from lineapi.webhooks import InvalidEvent
 from lineapi.webhooks import WebhookEvent as ParsedEvent
 from linecampaigns import crypto
 from linecampaigns.services import audit_record
@@ -44,6 +48,8 @@ from linecampaigns.services import audit_record
 logger = logging.getLogger(__name__)
 
 LINE_HOST = "api.line.me"
+# The only places a channel token goes unless LINE_API_BASE_URL_ALLOWLIST names another.
+LINE_BASE_URLS = ("https://api.line.me", "https://api-data.line.me")
 SWEEP_PENDING_AFTER = timedelta(minutes=1)
 SWEEP_PROCESSING_AFTER = timedelta(minutes=10)
 # A backfill writes its progress after every page; one silent this long lost its worker.
@@ -104,6 +110,43 @@ def _normalized_base_url(api_base_url: str | None) -> str:
     return (api_base_url or settings.LINE_API_BASE_URL).strip().rstrip("/")
 
 
+def _url_key(url: str) -> tuple[str, str | None, int | str | None, str] | None:
+    """(scheme, host, port, path) of a base URL, None if it has no valid port; port "*" in an
+    allow-list entry (http://127.0.0.1:*) stands for any port."""
+    url = url.strip()
+    authority = url.partition("://")[2].partition("/")[0]
+    any_port = authority.endswith(":*")
+    parts = urlsplit(url.replace(authority, authority[:-2], 1) if any_port else url)
+    try:
+        port = "*" if any_port else parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+    except ValueError:
+        return None
+    return parts.scheme.lower(), parts.hostname, port, parts.path.rstrip("/")
+
+
+def _allowed_base_url(base_url: str) -> bool:
+    parts = urlsplit(base_url)
+    key = _url_key(base_url)
+    if key is None or parts.username or parts.password or parts.query or parts.fragment:
+        return False
+    allowed = [*LINE_BASE_URLS, settings.LINE_API_BASE_URL, *settings.LINE_API_BASE_URL_ALLOWLIST]
+    for entry in map(_url_key, allowed):
+        if entry and entry[:2] + entry[3:] == key[:2] + key[3:] and entry[2] in (key[2], "*"):
+            return True
+    return False
+
+
+def _check_base_url(base_url: str) -> None:
+    """The channel token is sent to this address: LINE's, or one the operator allowed."""
+    if not _allowed_base_url(base_url):
+        raise ConnectionVerifyError(
+            f"{base_url} is not LINE's API ({' or '.join(LINE_BASE_URLS)}). Another address "
+            "(such as the LINE emulator) must be listed in the LINE_API_BASE_URL_ALLOWLIST "
+            "setting first: the channel access token is sent there.",
+            field="api_base_url",
+        )
+
+
 def _is_sandbox(api_base_url: str) -> bool:
     return urlsplit(api_base_url).hostname != LINE_HOST
 
@@ -148,6 +191,7 @@ def connection_create(
     _printable(channel_access_token, "channel_access_token")
     _printable(channel_secret, "channel_secret")
     base_url = _normalized_base_url(api_base_url)
+    _check_base_url(base_url)
     if Connection.objects.filter(name=name.strip()).exists():
         raise ConnectionVerifyError(
             f"A connection named {name.strip()!r} already exists.", field="name"
@@ -199,7 +243,10 @@ def connection_update(
     push_rate_limit: int | None = None,
     multicast_rate_limit: int | None = None,
 ) -> Connection:
-    """Rename, move or rotate credentials; a new token or base URL is re-verified first."""
+    """Rename, move or rotate credentials; a new token or base URL is re-verified first.
+
+    A new base URL needs the token entered again: verifying sends it to that address, and the
+    stored token must not go anywhere an Admin types without knowing it."""
     changes: list[str] = []
     _printable(channel_access_token, "channel_access_token")
     _printable(channel_secret, "channel_secret")
@@ -215,7 +262,16 @@ def connection_update(
     if name.strip() != candidate.name:
         candidate.name = name.strip()
         changes.append("name")
+    details: dict = {}
     if base_url != candidate.api_base_url:
+        _check_base_url(base_url)
+        if not channel_access_token.strip():
+            raise ConnectionVerifyError(
+                "Enter the channel access token again to change the API base URL: it is sent "
+                "to the new address to verify it.",
+                field="channel_access_token",
+            )
+        details["api_base_url"] = {"old": candidate.api_base_url, "new": base_url}
         candidate.api_base_url, candidate.is_sandbox = base_url, _is_sandbox(base_url)
         changes.append("api_base_url")
     if channel_access_token.strip():
@@ -235,7 +291,7 @@ def connection_update(
                 actor=actor,
                 action=_update_action(changes),
                 target=candidate,
-                details={"changed": changes},
+                details={"changed": changes, **details},
             )
     except IntegrityError:
         raise ConnectionVerifyError(
@@ -438,49 +494,78 @@ def _event_time(timestamp: object) -> datetime | None:
 
 
 def _event_row(
-    connection: Connection, event_id: str, event: ParsedEvent | dict, error: str
+    connection: Connection, event: ParsedEvent | dict | InvalidEvent, error: str
 ) -> WebhookEvent:
-    """The stored row of a typed event, or of an event type lineapi does not know (a raw dict):
-    that one is kept, and marked ignored so that nothing processes it."""
-    if isinstance(event, ParsedEvent):
-        kind, raw, source_id, at = event.type, event.raw, event.source_id, event.timestamp
-        status = WebhookEvent.Status.IGNORED if error else WebhookEvent.Status.PENDING
-    else:
-        kind, raw = event["type"], event
-        source_id, at = event_source_id(event), event.get("timestamp")
-        status = WebhookEvent.Status.IGNORED
-        error = error or f"unknown event type {kind!r}: stored, not processed"
+    """The row that stores one event as it arrived, less what the database cannot hold (escaped
+    or replaced, and named in `sanitized`). A typed event waits for processing; an event type
+    lineapi does not know (a raw dict) is stored ignored; an item that is not an event, failed."""
+    raw = event.raw if isinstance(event, ParsedEvent | InvalidEvent) else event
+    clean, notes = strictjson.storable(raw)
+    row = WebhookEvent(
+        connection=connection,
+        raw=clean,
+        status=WebhookEvent.Status.PENDING,
+        error=error,
+        sanitized="\n".join(notes),
+    )
+    if isinstance(event, InvalidEvent):
+        row.status, row.error = WebhookEvent.Status.FAILED, f"Not an event: {event.error}"
+    elif not isinstance(event, ParsedEvent):
+        row.status = WebhookEvent.Status.IGNORED
+        row.error = error or f"unknown event type {clean['type']!r}: stored, not processed"
+    elif error:
+        row.status = WebhookEvent.Status.IGNORED
+    if isinstance(clean, dict):
+        event_id, kind = clean.get("webhookEventId"), clean.get("type")
+        source_id = event_source_id(clean)
+        row.type = kind[:32] if isinstance(kind, str) else ""
+        row.source_id = source_id[:33] if isinstance(source_id, str) else ""
+        row.event_time = _event_time(clean.get("timestamp"))
+        row.webhook_event_id = event_id[:64] if isinstance(event_id, str) and event_id else ""
+    row.webhook_event_id = row.webhook_event_id or _fallback_event_id(clean)
+    return row
+
+
+def _failed_row(connection: Connection, raw: object, exc: Exception) -> WebhookEvent:
+    """Storing an event never costs the delivery its other events: whatever went wrong with
+    this one is stored with it."""
+    logger.exception("webhook event could not be read; stored as failed")
+    clean, notes = strictjson.storable(raw)
     return WebhookEvent(
         connection=connection,
-        webhook_event_id=event_id,
-        type=str(kind)[:32],
-        source_id=(source_id or "")[:33],
-        event_time=_event_time(at),
-        raw=raw,
-        status=status,
-        error=error,
+        webhook_event_id=_fallback_event_id(clean),
+        type="",
+        raw=clean,
+        status=WebhookEvent.Status.FAILED,
+        error=f"Could not be read: {type(exc).__name__}: {exc}",
+        sanitized="\n".join(notes),
     )
 
 
 def webhook_receive(*, connection: Connection, raw_body: bytes, signature: str | None) -> int:
     """Verify, parse and store the events of one delivery; returns how many were new.
 
-    No call to LINE here: LINE wants its answer within 2 s, processing happens in Celery.
+    No call to LINE here: LINE wants its answer within 2 s, processing happens in Celery. Only a
+    bad signature or an unusable envelope refuses the delivery; each event is stored on its own.
     """
     if not verify_signature(connection.channel_secret, raw_body, signature):
         raise WebhookSignatureError("The x-line-signature header does not match the body.")
     envelope = parse_webhook(raw_body)
     error = ""
     if connection.bot_user_id and envelope.destination != connection.bot_user_id:
+        destination, _ = strictjson.storable(envelope.destination)
         error = (
-            f"destination {envelope.destination} is not this channel's bot "
+            f"destination {destination} is not this channel's bot "
             f"({connection.bot_user_id}): stored, not processed"
         )
-    by_id: dict[str, ParsedEvent | dict] = {}
+    by_id: dict[str, WebhookEvent] = {}
     for event in envelope.events:
-        raw = event.raw if isinstance(event, ParsedEvent) else event
-        event_id = str(raw.get("webhookEventId") or "")[:64] or _fallback_event_id(raw)
-        by_id.setdefault(event_id, event)
+        try:
+            row = _event_row(connection, event, error)
+        except Exception as exc:
+            raw = event.raw if isinstance(event, ParsedEvent | InvalidEvent) else event
+            row = _failed_row(connection, raw, exc)
+        by_id.setdefault(row.webhook_event_id, row)
     if not by_id:
         return 0
     with transaction.atomic():
@@ -493,11 +578,7 @@ def webhook_receive(*, connection: Connection, raw_body: bytes, signature: str |
             WebhookEvent.objects.filter(webhook_event_id__in=known).update(
                 redelivery_count=F("redelivery_count") + 1
             )
-        rows = [
-            _event_row(connection, event_id, event, error)
-            for event_id, event in by_id.items()
-            if event_id not in known
-        ]
+        rows = [row for event_id, row in by_id.items() if event_id not in known]
         WebhookEvent.objects.bulk_create(rows, ignore_conflicts=True)
         new_ids = [
             row.webhook_event_id for row in rows if row.status == WebhookEvent.Status.PENDING
@@ -507,10 +588,7 @@ def webhook_receive(*, connection: Connection, raw_body: bytes, signature: str |
     return len(rows)
 
 
-def _fallback_event_id(raw: dict) -> str:
-    import hashlib
-    import json
-
+def _fallback_event_id(raw: object) -> str:
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()
     return "sha256:" + digest[:57]
 
@@ -550,7 +628,10 @@ def webhook_events_process(*, event_ids: list[int]) -> int:
 
 def webhook_event_process(*, event: WebhookEvent) -> WebhookEvent:
     try:
-        handled, result = _apply_event(event)
+        profile = _follow_profile(event)  # LINE is called outside the transaction
+        # A savepoint per event: a database error rolls back this event's writes only.
+        with transaction.atomic():
+            handled, result = _apply_event(event, profile)
         event.status = WebhookEvent.Status.PROCESSED if handled else WebhookEvent.Status.IGNORED
         event.result, event.error = result, ""
     except Exception as exc:  # one bad event must not block the others of the delivery
@@ -561,19 +642,29 @@ def webhook_event_process(*, event: WebhookEvent) -> WebhookEvent:
     return event
 
 
-def _apply_event(event: WebhookEvent) -> tuple[bool, dict]:
+def _event_line_id(event: WebhookEvent) -> str:
+    """The user (follow, unfollow) or conversation the event is about, "" when none is valid."""
+    source = event.raw.get("source") if isinstance(event.raw.get("source"), dict) else {}
+    line_id = source.get("userId") if event.type in ("follow", "unfollow") else event.source_id
+    return line_id if isinstance(line_id, str) and LINE_ID_RE.match(line_id) else ""
+
+
+def _follow_profile(event: WebhookEvent) -> Profile | None:
+    line_id = _event_line_id(event)
+    if event.type != "follow" or not line_id:
+        return None
+    return _profile_or_none(event.connection, line_id)
+
+
+def _apply_event(event: WebhookEvent, profile: Profile | None) -> tuple[bool, dict]:
     raw, connection = event.raw, event.connection
     at = event.event_time or timezone.now()
-    source = raw.get("source") if isinstance(raw.get("source"), dict) else {}
-    line_id = event.source_id
-    if event.type in ("follow", "unfollow"):
-        line_id = source.get("userId") or ""
+    line_id = _event_line_id(event)
     if event.type not in ("follow", "unfollow", "message", "postback", "join", "leave"):
         return False, {"reason": f"{event.type} events are stored, not processed"}
-    if not LINE_ID_RE.match(line_id or ""):
+    if not line_id:
         return False, {"reason": "the event has no valid LINE user, group or room id"}
     if event.type == "follow":
-        profile = _profile_or_none(connection, line_id)
         contact = contact_events.contact_followed(
             connection=connection, line_id=line_id, at=at, profile=profile
         )

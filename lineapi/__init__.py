@@ -39,6 +39,7 @@ from lineapi.messages import (
 )
 from lineapi.webhooks import (
     EVENT_TYPES,
+    InvalidEvent,
     WebhookEnvelope,
     WebhookEvent,
     WebhookParseError,
@@ -82,6 +83,7 @@ __all__ = [
     "MAX_URL",
     "TOO_MANY_MESSAGES",
     "BotInfo",
+    "InvalidEvent",
     "LineApiError",
     "LineAuthError",
     "LineClient",

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 from dataclasses import dataclass, field
+from typing import Any
 
 from lineapi import strictjson
 
@@ -80,9 +81,18 @@ class WebhookEvent:
 
 
 @dataclass(frozen=True)
+class InvalidEvent:
+    """An item of `events` that is not an object with a string `type`: kept, to be stored as
+    failed with its error, while the other events of the delivery go on."""
+
+    raw: Any
+    error: str
+
+
+@dataclass(frozen=True)
 class WebhookEnvelope:
     destination: str
-    events: list[WebhookEvent | dict]
+    events: list[WebhookEvent | dict | InvalidEvent]
 
 
 def _object(raw: dict, key: str) -> dict:
@@ -105,6 +115,12 @@ def _member_ids(raw: dict, key: str) -> list[str]:
     ]
 
 
+def _check_strings(raw: dict, where: str, keys: tuple[str, ...]) -> None:
+    for key in keys:
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            raise WebhookParseError(f"{where}{key} must be a string, not {raw[key]!r:.50}")
+
+
 def parse_event(raw: dict) -> WebhookEvent | dict:
     """A typed event for the types in webhook.yml; any other type comes back as `raw` itself."""
     if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
@@ -112,6 +128,8 @@ def parse_event(raw: dict) -> WebhookEvent | dict:
     if raw["type"] not in EVENT_TYPES:
         return raw
     source, postback = _object(raw, "source"), _object(raw, "postback")
+    _check_strings(raw, "", ("webhookEventId", "mode", "replyToken"))
+    _check_strings(source, "source.", ("type", "userId", "groupId", "roomId"))
     timestamp, follow = raw.get("timestamp"), _object(raw, "follow")
     return WebhookEvent(
         type=raw["type"],
@@ -134,9 +152,19 @@ def parse_event(raw: dict) -> WebhookEvent | dict:
     )
 
 
-def parse_webhook(raw_body: bytes) -> WebhookEnvelope:
+def _parse_or_invalid(raw: Any) -> WebhookEvent | dict | InvalidEvent:
     try:
-        data = strictjson.loads(raw_body)
+        return parse_event(raw)
+    except WebhookParseError as exc:
+        return InvalidEvent(raw=raw, error=str(exc))
+
+
+def parse_webhook(raw_body: bytes) -> WebhookEnvelope:
+    """The envelope, or WebhookParseError when the envelope itself is unusable. One event that
+    is not an event does not spoil the others (InvalidEvent), and a value no database stores
+    (nested too deep, NaN) is kept as a string (see `strictjson.loads(keep=True)`)."""
+    try:
+        data = strictjson.loads(raw_body, keep=True)
     except (ValueError, UnicodeDecodeError) as exc:
         raise WebhookParseError(f"body is not JSON: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("destination"), str):
@@ -144,4 +172,6 @@ def parse_webhook(raw_body: bytes) -> WebhookEnvelope:
     events = data.get("events")
     if not isinstance(events, list):
         raise WebhookParseError("envelope 'events' must be an array")
-    return WebhookEnvelope(destination=data["destination"], events=[parse_event(e) for e in events])
+    return WebhookEnvelope(
+        destination=data["destination"], events=[_parse_or_invalid(e) for e in events]
+    )

@@ -5,6 +5,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -50,7 +51,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "axes",
-    "ninja",  # serves Swagger UI for /api/v1/docs from its own static files, not a CDN
+    "csp",
+    "ninja",  # serves Swagger UI (/api/v1/docs) from its own static files: no CDN, no inline JS
     "linecampaigns",
     "connections",
     "audiences",
@@ -61,6 +63,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "linecampaigns.middleware.HealthzMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "linecampaigns.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -161,7 +165,13 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
-# Failed-login throttling (django-axes): lock a username+IP pair after repeated failures.
+# Reverse proxies in front of the dashboard that append to X-Forwarded-For (0: none, the client
+# connects directly and X-Forwarded-For is ignored). See linecampaigns.proxy.client_ip.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# Failed-login throttling (django-axes): lock a username+address pair after repeated failures;
+# the address is the client's, found through TRUSTED_PROXY_COUNT proxies.
+AXES_CLIENT_IP_CALLABLE = "linecampaigns.proxy.client_ip"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -207,6 +217,13 @@ if not FIELD_ENCRYPTION_KEY and DEBUG:
     FIELD_ENCRYPTION_KEY = [_key_path.read_text().strip()]
 
 LINE_API_BASE_URL = env.str("LINE_API_BASE_URL", default="https://api.line.me")
+# Base URLs a connection may use besides LINE's own and LINE_API_BASE_URL: the channel token is
+# sent there. `*` as the port allows any port (the tests' emulators). With DEBUG (make run), the
+# bundled emulator's address is allowed by default.
+LINE_API_BASE_URL_ALLOWLIST = env.list(
+    "LINE_API_BASE_URL_ALLOWLIST",
+    default=[f"http://127.0.0.1:{env.int('EMULATOR_PORT', default=8765)}"] if DEBUG else [],
+)
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="")
 CONTACT_IMPORT_MAX_MB = env.int("CONTACT_IMPORT_MAX_MB", default=200)
 
@@ -243,6 +260,28 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REFERRER_POLICY = "same-origin"
+# Scripts and styles come from this site only: no inline script, style attribute or eval
+# (htmx runs with allowEval off, see base.html). Images may also be LINE's (https) and the
+# allowed emulators' (bot pictures, previews); Bootstrap draws some icons from data: URIs.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", "https:", *LINE_API_BASE_URL_ALLOWLIST],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# Browser features the dashboard never uses, switched off for it and anything it embeds.
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), payment=(), usb=()"
+)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"

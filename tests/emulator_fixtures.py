@@ -20,7 +20,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "test-token"
 SECRET = "test-secret"
-DEFAULT_FLAGS = {"followers": 50, "latency_ms": 0}
+# --allow-config: the tests change quotas, faults and latency through POST /_emulator/config.
+DEFAULT_FLAGS = {"followers": 50, "latency_ms": 0, "allow_config": True}
 
 
 def _free_port() -> int:

@@ -23,6 +23,7 @@ class EmulatorConfig:
     unverified: bool = False
     ledger: str | None = None
     webhook_url: str | None = None
+    allow_config: bool = False  # POST /_emulator/config is refused without it
 
     def updated(self, changes: dict[str, Any]) -> EmulatorConfig:
         """A copy with run-time changes applied; unknown keys raise ValueError."""
@@ -145,6 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="act as an unverified account: follower ids answer 403",
     )
     p.add_argument(
+        "--allow-config",
+        action="store_true",
+        help="let POST /_emulator/config change settings while running (test harnesses)",
+    )
+    p.add_argument(
         "--ledger",
         help="a JSON-lines file that keeps accepted messages and retry keys across restarts",
     )
@@ -176,4 +182,5 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
         unverified=a.unverified,
         ledger=a.ledger,
         webhook_url=a.webhook_url,
+        allow_config=a.allow_config,
     )

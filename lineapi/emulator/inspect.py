@@ -21,6 +21,9 @@ MAX_FOLLOWER_PAGE = 1000
 DEFAULT_FOLLOWER_PAGE = 300
 PRIVACY_FLOOR = 20
 DATE_LEN = 8
+CONFIG_REFUSED = (
+    "Changing settings at run time is off: start the emulator with --allow-config to allow it."
+)
 
 
 def _query(raw: bytes) -> dict[str, str]:
@@ -204,6 +207,8 @@ class Inspector:
             if key == ("POST", "/_emulator/reset"):
                 return self.reset(request)
             if key == ("POST", "/_emulator/config"):
+                if not self.state.config.allow_config:
+                    return 403, {"message": CONFIG_REFUSED}, []
                 self.state.configure(_json_object(request.body))
                 return 200, self.state.config.public(), []
             if key == ("POST", "/_emulator/webhook"):

@@ -43,3 +43,20 @@ document.addEventListener("change", function (event) {
     block.querySelector("[data-attribute-type]").hidden = Boolean(label);
   });
 });
+
+// Progress bars: <div class="progress-bar" data-width="42">. The width is set here because the
+// Content-Security-Policy refuses style="" attributes; htmx:load covers the page and every swap.
+document.addEventListener("htmx:load", function (event) {
+  var root = event.detail.elt;
+  var bars = root.matches("[data-width]") ? [root] : [];
+  bars.concat(Array.from(root.querySelectorAll("[data-width]"))).forEach(function (bar) {
+    bar.style.width = bar.dataset.width + "%";
+  });
+});
+
+// Polling marked data-poll-visible skips its requests while the tab is hidden.
+document.addEventListener("htmx:beforeRequest", function (event) {
+  if (document.hidden && event.detail.elt.closest("[data-poll-visible]")) {
+    event.preventDefault();
+  }
+});

@@ -28,10 +28,28 @@ def test_every_role_lists_connection_names_and_status(
         "active",
         "LINE Emulator",
     )
-    assert item["webhook_url"].endswith(f"/webhooks/line/{connection.webhook_slug}/")
     detail = client.get(f"/api/v1/connections/{connection.pk}")
     assert detail.status_code == 200
     assert detail.json() == item
+
+
+@pytest.mark.parametrize(
+    "role, shown", [("admin_user", True), ("marketer", False), ("analyst", False)]
+)
+def test_only_roles_that_open_connections_see_the_webhook_url(
+    role, shown, request, connection, api_client_for
+) -> None:
+    # Anyone holding the URL can post signed-looking deliveries to it; only Admins need it.
+    client = api_client_for(request.getfixturevalue(role))
+    for data in (
+        client.get("/api/v1/connections").json()[0],
+        client.get(f"/api/v1/connections/{connection.pk}").json(),
+    ):
+        if shown:
+            assert data["webhook_url"].endswith(f"/webhooks/line/{connection.webhook_slug}/")
+        else:
+            assert data["webhook_url"] is None
+            assert connection.webhook_slug not in str(data)
 
 
 def test_an_admin_creates_a_connection_and_gets_201(emulator, admin_user, api_client_for) -> None:

@@ -1,5 +1,6 @@
-"""Every page, as an Admin on a 375 px wide phone: it answers 200, has a title and a visible
-<h1>, does not scroll sideways, and logs no console error. One test collects every problem so a
+"""Every page, as an Admin on a 375 px wide phone: it answers 200 with the security headers, has
+a title and a visible <h1>, does not scroll sideways, and logs no console error (a
+Content-Security-Policy violation is one). One test collects every problem so a
 run lists them all at once."""
 
 from __future__ import annotations
@@ -71,6 +72,10 @@ def _problems(page: Page, app: App, path: str, console_errors: list[str]) -> lis
     found = []
     if response is None or response.status != 200:
         found.append(f"answers {response and response.status}")
+    headers = response.headers if response else {}
+    for name in ("content-security-policy", "referrer-policy", "permissions-policy"):
+        if name not in headers:
+            found.append(f"has no {name} header")
     width = page.evaluate("document.documentElement.scrollWidth")
     if width > WIDTH + 1:
         wide = page.evaluate(

@@ -49,6 +49,15 @@ def test_a_body_that_is_not_json_says_why(writer):
     assert response.json()["detail"].startswith("The body is not valid JSON: Expecting value")
 
 
+@pytest.mark.parametrize("depth", [65, 200_000])
+def test_a_body_nested_deeper_than_64_levels_is_a_400(writer, depth):
+    body = '{"attributes": {"x": ' + "[" * depth + "]" * depth + "}}"
+    response = _send(writer, "put", f"/api/v1/contacts/{LINE_ID}", body)
+    assert response.status_code == 400, response.content
+    detail = response.json()["detail"]
+    assert detail == "The body is not valid JSON: JSON nested deeper than 64 levels"
+
+
 def test_large_finite_numbers_are_still_numbers(writer):
     response = _send(writer, "put", f"/api/v1/contacts/{LINE_ID}", '{"attributes": {"x": 1e300}}')
     assert response.status_code == 201, response.content

@@ -228,6 +228,14 @@ async def test_config_changes_at_run_time_and_rejects_unknown_settings(
     assert info.status_code == 200
 
 
+def test_config_changes_are_refused_without_allow_config(start_emulator) -> None:
+    emulator = start_emulator(allow_config=False)
+    response = httpx.post(f"{emulator.base_url}/_emulator/config", json={"monthly_quota": 1})
+    assert response.status_code == 403
+    assert "--allow-config" in response.json()["message"]
+    assert httpx.get(f"{emulator.base_url}/_emulator/config").json()["monthly_quota"] is None
+
+
 async def test_the_chat_page_shows_received_messages_escaped(
     raw: httpx.AsyncClient, emulator: EmulatorHandle
 ) -> None:

@@ -8,6 +8,7 @@ import yaml
 
 from lineapi import (
     EVENT_TYPES,
+    InvalidEvent,
     WebhookEvent,
     WebhookParseError,
     event_source_id,
@@ -204,13 +205,20 @@ def test_an_empty_event_list_is_a_valid_envelope() -> None:
         b"[]",
         b'{"events": []}',
         b'{"destination": "U1", "events": {}}',
-        b'{"destination": "U1", "events": [{"no": "type"}]}',
         b"\xff\xfe",
     ],
 )
 def test_a_malformed_body_raises_a_parse_error(body: bytes) -> None:
     with pytest.raises(WebhookParseError):
         parse_webhook(body)
+
+
+def test_an_item_that_is_not_an_event_spoils_only_itself() -> None:
+    events = parse_webhook(_envelope({"no": "type"}, EVENTS["follow"])).events
+    assert events[0] == InvalidEvent(
+        raw={"no": "type"}, error="each event must be an object with a string 'type'"
+    )
+    assert events[1].type == "follow"
 
 
 def test_parse_errors_are_value_errors() -> None:
