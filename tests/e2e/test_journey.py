@@ -68,7 +68,8 @@ def test_a_marketer_runs_a_campaign_from_import_to_report(page: Page, app: App, 
 
     # --- Admin adds a connection to the emulator ---------------------------------------------
     switch_to(page, app, "admin")
-    add_connection(page, app)
+    # Its own connection (other tests may have connected this emulator as "Emulator OA").
+    add_connection(page, app, name="Journey OA")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Active")
     expect(page.get_by_text("LINE Emulator", exact=True)).to_be_visible()
     expect(page.get_by_label("Webhook URL")).to_have_value(re.compile(r"^https?://.+/webhooks/"))
@@ -131,7 +132,7 @@ def test_a_marketer_runs_a_campaign_from_import_to_report(page: Page, app: App, 
     page.goto(f"{app.url}/campaigns/")
     page.get_by_role("link", name="New campaign").click()
     page.get_by_label("Name", exact=True).fill("Spring sale Tokyo")
-    page.get_by_label("Connection", exact=True).select_option(label="Emulator OA")
+    page.get_by_label("Connection", exact=True).select_option(label="Journey OA")
     page.get_by_label("A segment").check()
     page.get_by_label("Segment", exact=True).select_option(label="Tokyo paying")
     page.get_by_label("A saved template").check()
