@@ -50,7 +50,7 @@ REASON_LABELS = {
     "expired": "Send-by time passed before sending",
 }
 
-# DESIGN §3: the definitions the seed platforms use, shown on hover next to each figure.
+# docs/design.md §3: the definitions the seed platforms use, shown on hover next to each figure.
 DEFINITIONS = {
     "attempted": (
         "Recipients we tried to send to: not those skipped (frequency cap, opted out, "

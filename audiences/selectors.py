@@ -59,9 +59,9 @@ def _paths(group: Group, where: str) -> dict[int, str]:
     return paths
 
 
-# "Expected recipients": the contacts a campaign will attempt. Like the engine (DESIGN §3), only
-# opt-outs and contacts known to have unfollowed (blocked) are left out; an unknown follow status
-# (CSV imports, the API) is attempted.
+# "Expected recipients": the contacts a campaign will attempt. Like the engine
+# (docs/design.md §3), only opt-outs and contacts known to have unfollowed (blocked) are left
+# out; an unknown follow status (CSV imports, the API) is attempted.
 REACHABLE = Q(opted_out=False) & ~Q(follow_status=Contact.FollowStatus.UNFOLLOWED)
 
 

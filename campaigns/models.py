@@ -6,7 +6,7 @@ from django.db import models
 
 # Failures a new attempt can fix; the others (invalid request, not found, ...) would fail again.
 RETRYABLE_REASONS = ("rate_limit", "server_error", "timeout", "connection_error", "unknown_outcome")
-# A campaign's figures (DESIGN §3), cached on the campaign as counters of its delivery rows.
+# A campaign's figures (docs/design.md §3), cached on the campaign as counters of its delivery rows.
 FIGURES = ("attempted", "sent", "failed", "skipped", "not_sent")
 
 
@@ -93,7 +93,7 @@ class Campaign(models.Model):
         help_text="The campaign whose failed recipients this one retries.",
     )
 
-    # A cache of counts over the delivery rows, kept exact by the engine (DESIGN §3).
+    # A cache of counts over the delivery rows, kept exact by the engine (docs/design.md §3).
     recipients_total = models.PositiveIntegerField(default=0)
     attempted = models.PositiveIntegerField(default=0)
     sent = models.PositiveIntegerField(default=0)

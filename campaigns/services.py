@@ -238,7 +238,7 @@ def _launch_problems(campaign: Campaign, messages: list[dict]) -> list[str]:
     return review["problems"]
 
 
-# LINE accepts at most this many aggregation unit names per channel in a month (DESIGN §6).
+# LINE accepts at most this many aggregation unit names per channel in a month (docs/design.md §6).
 AGGREGATION_UNITS_PER_MONTH = 1000
 
 

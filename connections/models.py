@@ -14,7 +14,7 @@ def _default_api_base_url() -> str:
     return settings.LINE_API_BASE_URL
 
 
-# LINE's own limits on the send endpoints, in requests per second (DESIGN §6).
+# LINE's own limits on the send endpoints, in requests per second (docs/design.md §6).
 LINE_PUSH_RATE = 2000
 LINE_MULTICAST_RATE = 200
 

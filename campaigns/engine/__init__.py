@@ -1,1 +1,1 @@
-"""The fan-out engine (DESIGN §4): snapshot, batches, rate limiter, retries, sweeper."""
+"""The fan-out engine (docs/design.md §4): snapshot, batches, rate limiter, retries, sweeper."""

@@ -1,4 +1,5 @@
-"""Sending one batch (DESIGN §4.2 to 4.7): claim, render, send with bounded concurrency, record.
+"""Sending one batch (docs/design.md §4.2 to 4.7): claim, render, send with bounded concurrency,
+record.
 
 The event loop runs in slices of about half a second. Between slices no loop is running, so
 the task writes the finished rows (one UPDATE … FROM VALUES, with the counters, in one short
@@ -208,7 +209,7 @@ class BatchRun:
                 try:
                     result = await self._call(item)
                 except LineDuplicateRetryKeyError as exc:
-                    # LINE already accepted this key: the message went out (DESIGN §6).
+                    # LINE already accepted this key: the message went out (docs/design.md §6).
                     item.sent(409, exc.request_id, exc.accepted_request_id)
                     break
                 except LineApiError as exc:

@@ -1,4 +1,4 @@
-"""Requests per second per (connection, endpoint), shared by every worker (DESIGN §4.4).
+"""Requests per second per (connection, endpoint), shared by every worker (docs/design.md §4.4).
 
 Both limiters are GCRA reservations: each caller reserves its slot on a shared timeline and
 sleeps until then, a small block of slots at a time. In Redis the timeline is one key updated
@@ -95,7 +95,7 @@ class RateLimiter:
         self.block = max(1, int(self.rate * BLOCK_SECONDS))
         # A block's slots are spent at once when it starts, so one second can see the steady
         # rate plus one block: run the timeline that much slower to stay at or under `rate`
-        # in every second, as LINE counts (DESIGN §4.4).
+        # in every second, as LINE counts (docs/design.md §4.4).
         self.interval = 1.0 / max(self.rate - self.block, self.rate / 2)
         self.tokens = 0
         self._lock: asyncio.Lock | None = None

@@ -1,5 +1,5 @@
-"""Snapshot (DESIGN §4.1): one INSERT … SELECT writes a Delivery per recipient with its batch
-number, its retry key and its skip reason; memory stays flat whatever the audience size.
+"""Snapshot (docs/design.md §4.1): one INSERT … SELECT writes a Delivery per recipient with its
+batch number, its retry key and its skip reason; memory stays flat whatever the audience size.
 
 Retry keys are derived in SQL from a per-campaign random salt (`md5(salt:c<contact id>)` for a
 push, `md5(salt:b<batch>)` for a multicast request), so a re-run or a sweep reuses them.
@@ -58,7 +58,7 @@ def frequency_cap() -> FrequencyCap:
 def audience_contacts(campaign: Campaign) -> QuerySet[Contact]:
     """The campaign's recipients, for the review and the snapshot alike. A segment and "all
     following" take only contacts of the campaign's connection, or of none (imported and API
-    contacts): user ids are issued per LINE provider (DESIGN §6)."""
+    contacts): user ids are issued per LINE provider (docs/design.md §6)."""
     reachable = Q(connection_id=campaign.connection_id) | Q(connection__isnull=True)
     if campaign.audience_type == Campaign.Audience.SEGMENT:
         from audiences.selectors import segment_contacts
