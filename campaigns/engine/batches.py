@@ -22,6 +22,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce
@@ -134,7 +135,8 @@ def _resources(conn: Connection, endpoint: str) -> tuple[LineClient, RateLimiter
     timeout = option("CAMPAIGN_READ_TIMEOUT_SECONDS")
     rate = conn.multicast_rate_limit if endpoint == "multicast" else conn.push_rate_limit
     token = hashlib.sha256(conn.channel_access_token.encode()).hexdigest()
-    key = (conn.pk, conn.api_base_url, token, endpoint, rate, concurrency, timeout)
+    limiter_at = settings.REDIS_URL
+    key = (conn.pk, conn.api_base_url, token, endpoint, rate, concurrency, timeout, limiter_at)
     cached = _resource_cache.get(key)
     if cached is None:
         if len(_resource_cache) > 16:
