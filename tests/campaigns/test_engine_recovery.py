@@ -14,6 +14,8 @@ from campaigns.engine.lifecycle import sweep_stale_batches
 from campaigns.models import Campaign, DeliveryBatch
 from campaigns.selectors import campaign_recovery
 from campaigns.services import campaign_pause, campaign_resume
+from linecampaigns.celery import app as celery_app
+from tests.campaigns.crash_support import free_port, use_broker
 from tests.campaigns.engine_support import (
     counters,
     drain,
@@ -120,3 +122,24 @@ def test_the_progress_card_says_when_a_worker_was_lost_and_when_batches_wait(
     assert campaign_recovery(campaign=campaign) == (
         "stalled — recovering (no worker has taken its batches for 25 s)"
     )
+
+
+def test_a_resume_while_the_broker_is_down_succeeds_and_leaves_the_batches_to_the_sweeper(
+    connection, marketer, four_batches, django_capture_on_commit_callbacks
+):
+    make_contacts(N)
+    campaign = launch(marketer, connection, messages=GREETING)
+    lifecycle.campaign_start(campaign)
+    campaign = campaign_pause(campaign=campaign, user=marketer)
+    DeliveryBatch.objects.filter(campaign=campaign).update(queued_at=None)
+    before = celery_app.conf.broker_url
+    use_broker(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            campaign = campaign_resume(campaign=campaign, user=marketer)
+    finally:
+        use_broker(before)
+
+    assert campaign.status == Campaign.Status.SENDING
+    # Stamped as dispatched: the sweeper sends them again once the broker is back.
+    assert not DeliveryBatch.objects.filter(campaign=campaign, queued_at__isnull=True).exists()
