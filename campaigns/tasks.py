@@ -59,8 +59,7 @@ def enqueue_start(campaign_id: int) -> None:
     try:
         start_campaign.apply_async((campaign_id,), queue=QUEUE)
     except OperationalError as exc:
-        log.warning("campaign %s: the broker is unreachable (%s); the sweeper will start it "
-                    "once it is back", campaign_id, exc)  # fmt: skip
+        log.warning("campaign %s: broker unreachable (%s); the sweeper starts it", campaign_id, exc)
 
 
 def enqueue_batches(campaign_id: int, numbers: list[int]) -> None:
@@ -70,8 +69,11 @@ def enqueue_batches(campaign_id: int, numbers: list[int]) -> None:
         try:
             send_batch.apply_async((campaign_id, number), queue=QUEUE)
         except OperationalError as exc:
-            log.warning("campaign %s: the broker is unreachable (%s); the sweeper will dispatch "
-                        "its batches once it is back", campaign_id, exc)  # fmt: skip
+            log.warning(
+                "campaign %s: broker unreachable (%s); the sweeper sends its batches",
+                campaign_id,
+                exc,
+            )
             return
 
 

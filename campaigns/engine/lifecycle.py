@@ -67,7 +67,9 @@ def batches_enqueue_pending(campaign: Campaign) -> list[int]:
     return numbers
 
 
-def batches_release_expired(batches: QuerySet[DeliveryBatch], *, lease_seconds=None) -> int:
+def batches_release_expired(
+    batches: QuerySet[DeliveryBatch], *, lease_seconds: float | None = None
+) -> int:
     """Batches whose worker stopped renewing the lease (`claimed_at`, see `batches`) go back
     to pending; the next claim takes their rows over with the same retry keys, so LINE drops
     any request that already went out. Each is released by a conditional update on its
@@ -233,7 +235,7 @@ def sweep_stale_batches(*, lease_seconds: float | None = None) -> dict[str, int]
     """The beat's sweeper (every 10 s): releases batches whose worker was lost, re-dispatches
     batches whose task message was lost, starts launched campaigns whose start was lost,
     completes and expires campaigns."""
-    from campaigns.tasks import campaigns_queue_waiting, enqueue_start
+    from campaigns.tasks import enqueue_start
 
     now = timezone.now()
     requeue = datetime.timedelta(seconds=option("CAMPAIGN_REQUEUE_AFTER_SECONDS"))
@@ -241,7 +243,7 @@ def sweep_stale_batches(*, lease_seconds: float | None = None) -> dict[str, int]
     figures["stale"] = batches_release_expired(
         DeliveryBatch.objects.all(), lease_seconds=lease_seconds
     )
-    lost = _lost_dispatches(now, campaigns_queue_waiting)
+    lost = _lost_dispatches(now)
     for campaign in Campaign.objects.filter(status=Campaign.Status.SENDING):
         if campaign.snapshot_at is None:
             if campaign.launched_at is None or campaign.launched_at < now - requeue:
@@ -250,8 +252,7 @@ def sweep_stale_batches(*, lease_seconds: float | None = None) -> dict[str, int]
             continue
         numbers = list(lost.filter(campaign=campaign).values_list("number", flat=True))
         if numbers:
-            log.warning("campaign %s: batches %s had no task message; dispatched again",
-                        campaign.pk, numbers)  # fmt: skip
+            log.warning("campaign %s: batches %s lost their task; sent again", campaign.pk, numbers)
         with transaction.atomic():
             enqueue_batches(campaign, numbers)
         figures["requeued"] += len(numbers)
@@ -261,19 +262,21 @@ def sweep_stale_batches(*, lease_seconds: float | None = None) -> dict[str, int]
     return figures
 
 
-def _lost_dispatches(now: datetime.datetime, queue_waiting) -> QuerySet[DeliveryBatch]:
+def _lost_dispatches(now: datetime.datetime) -> QuerySet[DeliveryBatch]:
     """Pending batches of sending campaigns whose task message is gone: never dispatched, or
     dispatched more than CAMPAIGN_DISPATCH_TIMEOUT_SECONDS ago while the broker holds no
     message waiting in the campaigns queue (a broker restarted without its data loses them
     all), or dispatched so long ago (CAMPAIGN_REQUEUE_AFTER_SECONDS) that the queue, however
     long, would have reached them. Asking the broker keeps a long queue of one large campaign
     from being doubled every sweep; a batch dispatched twice is claimed once."""
+    from campaigns.tasks import campaigns_queue_waiting
+
     timeout = datetime.timedelta(seconds=option("CAMPAIGN_DISPATCH_TIMEOUT_SECONDS"))
     requeue = datetime.timedelta(seconds=option("CAMPAIGN_REQUEUE_AFTER_SECONDS"))
     waiting = DeliveryBatch.objects.filter(
         campaign__status=Campaign.Status.SENDING, status=DeliveryBatch.Status.PENDING
     )
     lost = Q(queued_at__isnull=True) | Q(queued_at__lt=now - requeue)
-    if waiting.filter(queued_at__lt=now - timeout).exists() and queue_waiting() == 0:
+    if waiting.filter(queued_at__lt=now - timeout).exists() and campaigns_queue_waiting() == 0:
         lost |= Q(queued_at__lt=now - timeout)
     return waiting.filter(lost)
