@@ -36,8 +36,8 @@ def database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def _celery(args: list[str], *, broker_url: str, redis_url: str, var_dir: Path, **env: str):
-    environment = {
+def _environment(*, broker_url: str, redis_url: str, var_dir: Path, **env: str) -> dict:
+    return {
         **os.environ,
         "DATABASE_URL": database_url(),
         "CELERY_BROKER_URL": broker_url,
@@ -48,8 +48,11 @@ def _celery(args: list[str], *, broker_url: str, redis_url: str, var_dir: Path, 
         "CELERY_TASK_ALWAYS_EAGER": "false",
         **env,
     }
+
+
+def _celery(args: list[str], **options) -> subprocess.Popen:
     command = [sys.executable, "-m", "celery", "-A", "linecampaigns", *args, "-l", "WARNING"]
-    return subprocess.Popen(command, cwd=ROOT, env=environment, start_new_session=True)
+    return subprocess.Popen(command, cwd=ROOT, env=_environment(**options), start_new_session=True)
 
 
 def start_worker(name: str, *, beat: bool = False, **options) -> subprocess.Popen:
@@ -62,10 +65,18 @@ def start_worker(name: str, *, beat: bool = False, **options) -> subprocess.Pope
     return _celery(args, **options)
 
 
-def wait_for_workers(n: int, timeout: float = 120) -> None:
-    """Until `n` workers answer a ping on this process's broker."""
-    ping = lambda: len(celery_app.control.ping(timeout=1)) >= n  # noqa: E731
-    wait_for(ping, timeout, f"{n} workers to start")
+def wait_for_workers(n: int, timeout: float = 120, **options) -> None:
+    """Until `n` workers answer a ping. Asked from a subprocess: a control reply consumer left
+    in this process would hang the processes later tests fork."""
+    command = [sys.executable, "-m", "celery", "-A", "linecampaigns", "inspect", "ping", "-t", "2"]
+
+    def answered() -> bool:
+        ping = subprocess.run(
+            command, cwd=ROOT, env=_environment(**options), capture_output=True, text=True
+        )
+        return ping.stdout.count("pong") >= n
+
+    wait_for(answered, timeout, f"{n} workers to start")
 
 
 def start_beat(**options) -> subprocess.Popen:
@@ -129,7 +140,11 @@ class PrivateRedis:
 
 
 def use_broker(url: str) -> None:
-    """Where this process's Celery app publishes."""
+    """Where this process's Celery app publishes; the connections to the last one are closed."""
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+    if celery_app.amqp._producer_pool is not None:
+        celery_app.amqp._producer_pool.force_close_all()
     celery_app.conf.broker_url = url
     celery_app.amqp._producer_pool = None
     celery_app._pool = None

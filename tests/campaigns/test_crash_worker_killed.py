@@ -57,7 +57,7 @@ def test_a_worker_killed_mid_campaign_is_recovered_within_seconds_and_everyone_g
     ]
     said: set[str] = set()  # what the progress card said while it waited
     try:
-        wait_for_workers(2)
+        wait_for_workers(2, **where)
         campaign = launch(marketer, conn, messages=GREETING)
         accepted = lambda: emulator.stats()["accepted_recipients"]  # noqa: E731
         wait_for(lambda: accepted() >= 400, 120, "the first sends")
