@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
+import kombu.pools
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -143,8 +144,7 @@ def use_broker(url: str) -> None:
     """Where this process's Celery app publishes; the connections to the last one are closed."""
     if celery_app._pool is not None:
         celery_app._pool.force_close_all()
-    if celery_app.amqp._producer_pool is not None:
-        celery_app.amqp._producer_pool.force_close_all()
+    kombu.pools.reset()  # closes the producer pools and forgets them
     celery_app.conf.broker_url = url
     celery_app.amqp._producer_pool = None
     celery_app._pool = None

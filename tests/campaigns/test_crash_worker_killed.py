@@ -34,7 +34,7 @@ N = 3000
 GREETING = [{"type": "text", "text": 'Hi {{ first_name | default: "there" }}'}]
 # The lease (20 s) plus a sweep (every 10 s) plus what is left to send, with room to spare;
 # before heartbeats the lease alone was 300 s.
-RECOVERY_S = 60
+RECOVERY_S = 90
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
