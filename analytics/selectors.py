@@ -15,7 +15,6 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Trunc, TruncDate
 from django.utils import timezone
@@ -24,6 +23,7 @@ from analytics.models import CampaignInsight, CampaignReport
 from campaigns.models import FIGURES, RETRYABLE_REASONS, Campaign, Delivery, figures_from_counts
 from campaigns.selectors import FINISHED, campaign_done, campaign_in_flight
 from connections.models import Connection
+from linecampaigns.cache import cache_get, cache_get_or_compute, cache_set
 
 UTC = dt.UTC
 FINISHED_STATUSES = FINISHED
@@ -220,11 +220,11 @@ def campaign_report(*, campaign: Campaign, snapshot: CampaignReport | None = Non
         )
     # A sending campaign's rows change every second: count them at most every few seconds,
     # however many analysts have the page open (the headline counters stay live).
-    key = f"analytics:live:{campaign.pk}"
-    counted = cache.get(key)
-    if counted is None:
-        counted = {"data": report_count(campaign), "at": timezone.now()}
-        cache.set(key, counted, LIVE_COUNT_TTL_S)
+    counted = cache_get_or_compute(
+        f"analytics:live:{campaign.pk}",
+        lambda: {"data": report_count(campaign), "at": timezone.now()},
+        LIVE_COUNT_TTL_S,
+    )
     return _report_from(campaign, counted["data"], computed_at=counted["at"])
 
 
@@ -285,10 +285,10 @@ def send_rate(campaign: Campaign) -> float | None:
     """Messages accepted per second over the last ~30 s, from samples of the sent counter."""
     now = timezone.now().timestamp()
     key = f"analytics:rate:{campaign.pk}"
-    samples = [s for s in cache.get(key, []) if now - s[0] <= RATE_WINDOW_S]
+    samples = [s for s in cache_get(key, []) if now - s[0] <= RATE_WINDOW_S]
     if not samples or now - samples[-1][0] >= 1:
         samples.append((now, campaign.sent))
-    cache.set(key, samples, RATE_WINDOW_S * 2)
+    cache_set(key, samples, RATE_WINDOW_S * 2)
     oldest = samples[0]
     if now - oldest[0] < 1:
         return None

@@ -110,6 +110,10 @@ class Campaign(models.Model):
     launched_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    resumed_at = models.DateTimeField(null=True, blank=True)
+    # When rows were last written (set with the counters): "Resuming…" lasts until it passes
+    # `resumed_at`.
+    last_result_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -205,6 +209,7 @@ class DeliveryBatch(models.Model):
     # The multicast request's retry key; push requests use each delivery's own key.
     retry_key = models.UUIDField(null=True, blank=True)
     queued_at = models.DateTimeField(null=True, blank=True)
+    # Set by the claim and renewed by the worker's heartbeat while it sends: the lease.
     claimed_at = models.DateTimeField(null=True, blank=True)
     first_attempt_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import time
 
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Min, Q, QuerySet
 from django.utils import timezone
 
 from audiences.models import Contact
@@ -19,7 +19,7 @@ from campaigns.engine.snapshot import (
     skipped_counts,
     with_skip_reason,
 )
-from campaigns.models import FIGURES, Campaign, Delivery
+from campaigns.models import FIGURES, Campaign, Delivery, DeliveryBatch
 from campaigns.personalization import TemplateSyntaxProblem, compile_messages
 from connections.line import line_call
 from connections.models import Connection
@@ -163,7 +163,16 @@ def campaign_in_flight_wait(*, campaign: Campaign, seconds: float | None = None)
 def campaign_progress(*, campaign: Campaign) -> dict:
     """A live campaign's rows left are `pending`; a finished one's are requests that were in
     flight when it stopped, whose answers are still being written (`in_flight`)."""
-    campaign.refresh_from_db(fields=["status", "pause_reason", "recipients_total", *FIGURES])
+    campaign.refresh_from_db(
+        fields=[
+            "status",
+            "pause_reason",
+            "recipients_total",
+            *FIGURES,
+            "resumed_at",
+            "last_result_at",
+        ]
+    )
     done, percent = campaign_done(campaign=campaign)
     finished = campaign.status in FINISHED
     in_flight = campaign_in_flight(campaign=campaign)
@@ -184,7 +193,47 @@ def campaign_progress(*, campaign: Campaign) -> dict:
         "in_flight": in_flight,
         "percent": percent,
         "rate_per_s": round(recent / RATE_WINDOW_SECONDS, 1),
+        "recovery": campaign_recovery(campaign=campaign),
     }
+
+
+def campaign_recovery(*, campaign: Campaign) -> str:
+    """What a sending campaign that does not move is waiting for, in the progress card's
+    words: a worker lost mid-batch (two heartbeats missed; the sweeper hands its batch on once
+    the lease runs out), batches no worker has taken (their messages lost with the broker;
+    the sweeper dispatches them again), or, after a resume, the first result."""
+    if campaign.status != Campaign.Status.SENDING:
+        return ""
+    now = timezone.now()
+    batches = DeliveryBatch.objects.filter(campaign=campaign)
+    missed = datetime.timedelta(seconds=2 * option("CAMPAIGN_HEARTBEAT_SECONDS"))
+    lost = batches.filter(status=DeliveryBatch.Status.SENDING, claimed_at__lt=now - missed)
+    last_beat = lost.aggregate(t=Min("claimed_at"))["t"]
+    if last_beat is not None:
+        return f"stalled — recovering (worker lost {_seconds(now - last_beat)} ago)"
+    timeout = now - datetime.timedelta(seconds=option("CAMPAIGN_DISPATCH_TIMEOUT_SECONDS"))
+    waiting = batches.filter(status=DeliveryBatch.Status.PENDING).filter(
+        Q(queued_at__isnull=True) | Q(queued_at__lt=timeout)
+    )
+    busy = DeliveryBatch.objects.filter(
+        campaign__status=Campaign.Status.SENDING, claimed_at__gte=timeout
+    )
+    if waiting.exists() and not busy.exists():
+        since = (
+            batches.aggregate(t=Max("claimed_at"))["t"]
+            or waiting.aggregate(t=Min("queued_at"))["t"]
+        )
+        idle = f" for {_seconds(now - since)}" if since else ""
+        return f"stalled — recovering (no worker has taken its batches{idle})"
+    if campaign.resumed_at and (
+        campaign.last_result_at is None or campaign.last_result_at < campaign.resumed_at
+    ):
+        return "resuming…"
+    return ""
+
+
+def _seconds(delta: datetime.timedelta) -> str:
+    return f"{max(int(delta.total_seconds()), 0)} s"
 
 
 def campaign_list(*, search: str = "", status: str = "") -> QuerySet[Campaign]:

@@ -314,7 +314,7 @@ def campaign_resume(*, campaign: Campaign, user) -> Campaign:
         )
     with transaction.atomic():
         resumed = Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.PAUSED).update(
-            status=Campaign.Status.SENDING, pause_reason=""
+            status=Campaign.Status.SENDING, pause_reason="", resumed_at=timezone.now()
         )
         if not resumed:
             raise CampaignError("Only a paused campaign can be resumed.")

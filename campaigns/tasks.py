@@ -1,10 +1,15 @@
 """Campaign tasks: ids in, one engine call each. Queue `campaigns`, acknowledged late (every
 step is idempotent: batches are claimed with a conditional update, keys are fixed)."""
 
+import logging
+
 from celery import shared_task
+from kombu.exceptions import ChannelError, OperationalError
 
 from campaigns.engine import batches, lifecycle
 from campaigns.models import Campaign
+
+log = logging.getLogger(__name__)
 
 QUEUE = "campaigns"
 OPTIONS = {"acks_late": True, "ignore_result": True}
@@ -15,9 +20,12 @@ BEAT_SCHEDULE = {
         "schedule": 20.0,
         "options": {"queue": QUEUE},
     },
+    # Often enough that a lost worker or a lost message is noticed within seconds
+    # (CAMPAIGN_BATCH_LEASE_SECONDS, CAMPAIGN_DISPATCH_TIMEOUT_SECONDS); a sweep that finds
+    # nothing costs a few indexed queries.
     "campaigns-sweep-stale-batches": {
         "task": "campaigns.sweep_stale_batches",
-        "schedule": 45.0,
+        "schedule": 10.0,
         "options": {"queue": QUEUE},
     },
 }
@@ -48,8 +56,37 @@ def start_due_campaigns() -> dict:
 
 
 def enqueue_start(campaign_id: int) -> None:
-    start_campaign.apply_async((campaign_id,), queue=QUEUE)
+    try:
+        start_campaign.apply_async((campaign_id,), queue=QUEUE)
+    except OperationalError as exc:
+        log.warning("campaign %s: broker unreachable (%s); the sweeper starts it", campaign_id, exc)
 
 
-def enqueue_batch(campaign_id: int, number: int) -> None:
-    send_batch.apply_async((campaign_id, number), queue=QUEUE)
+def enqueue_batches(campaign_id: int, numbers: list[int]) -> None:
+    """One task per batch. The batches are already stamped as dispatched: if the broker is
+    unreachable the rest are left to the sweeper rather than each waiting out its retries."""
+    for number in numbers:
+        try:
+            send_batch.apply_async((campaign_id, number), queue=QUEUE)
+        except OperationalError as exc:
+            log.warning(
+                "campaign %s: broker unreachable (%s); the sweeper sends its batches",
+                campaign_id,
+                exc,
+            )
+            return
+
+
+def campaigns_queue_waiting() -> int | None:
+    """Messages waiting in the campaigns queue (not those a worker holds), or None when the
+    broker cannot say."""
+    from linecampaigns.celery import app
+
+    try:
+        with app.connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+            return conn.default_channel.queue_declare(queue=QUEUE, passive=True).message_count
+    except ChannelError:
+        return 0  # Redis keeps no empty list: a queue it does not know holds nothing
+    except OperationalError:
+        return None

@@ -6,12 +6,14 @@ from celery.signals import worker_ready
 from django.core.cache import cache
 from django.db import connection
 
+from linecampaigns.cache import cache_set
+
 HEARTBEAT_KEY = "linecampaigns:worker-heartbeat"
 HEARTBEAT_MAX_AGE_S = 60
 
 
 def heartbeat_record() -> None:
-    cache.set(HEARTBEAT_KEY, time.time(), timeout=HEARTBEAT_MAX_AGE_S * 10)
+    cache_set(HEARTBEAT_KEY, time.time(), HEARTBEAT_MAX_AGE_S * 10)
 
 
 @worker_ready.connect

@@ -5,6 +5,11 @@ The event loop runs in slices of about half a second. Between slices no loop is 
 the task writes the finished rows (one UPDATE … FROM VALUES, with the counters, in one short
 transaction), renews its lease and re-reads the campaign's status: pause, cancel and the send-by
 deadline take effect between requests.
+
+The lease is the batch row's `claimed_at`: set by the claim (a conditional update pending →
+sending that also moves `attempts`, the claim's token), renewed by every write and at least every
+CAMPAIGN_HEARTBEAT_SECONDS (the heartbeat, a conditional update on the token), and swept once
+it is CAMPAIGN_BATCH_LEASE_SECONDS old (`lifecycle.batches_release_expired`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce
@@ -25,7 +31,7 @@ from django.utils import timezone
 
 from campaigns.engine import lifecycle
 from campaigns.engine.config import option
-from campaigns.engine.ratelimit import RateLimiter
+from campaigns.engine.ratelimit import RateLimiter, RateLimiterUnavailable
 from campaigns.engine.retry import (
     HALTING,
     UNCERTAIN,
@@ -130,7 +136,8 @@ def _resources(conn: Connection, endpoint: str) -> tuple[LineClient, RateLimiter
     timeout = option("CAMPAIGN_READ_TIMEOUT_SECONDS")
     rate = conn.multicast_rate_limit if endpoint == "multicast" else conn.push_rate_limit
     token = hashlib.sha256(conn.channel_access_token.encode()).hexdigest()
-    key = (conn.pk, conn.api_base_url, token, endpoint, rate, concurrency, timeout)
+    limiter_at = settings.REDIS_URL
+    key = (conn.pk, conn.api_base_url, token, endpoint, rate, concurrency, timeout, limiter_at)
     cached = _resource_cache.get(key)
     if cached is None:
         if len(_resource_cache) > 16:
@@ -173,6 +180,9 @@ class BatchRun:
         self.halt_recorded = False
         self.units = [campaign.aggregation_unit] if campaign.aggregation_unit else None
         self.max_attempts = int(option("CAMPAIGN_MAX_ATTEMPTS"))
+        self.heartbeat = datetime.timedelta(seconds=option("CAMPAIGN_HEARTBEAT_SECONDS"))
+        self.renewed_at = batch.claimed_at or timezone.now()
+        self.limiter_down = False
 
     # --- the async part: no database access in here ---------------------------------------
 
@@ -201,7 +211,8 @@ class BatchRun:
             return item
         async with self.sem:
             while not self.stop_event.is_set():
-                await self.limiter.acquire()
+                if not await self._acquire():
+                    continue
                 if self.stop_event.is_set():
                     break
                 item.tried += 1
@@ -225,6 +236,20 @@ class BatchRun:
                 item.sent(result.status, result.request_id)
                 break
         return item
+
+    async def _acquire(self) -> bool:
+        """A slot from the shared rate limiter. While its Redis is unreachable the batch waits
+        (keeping its lease) rather than send past LINE's limit on a per-machine budget."""
+        try:
+            await self.limiter.acquire()
+        except RateLimiterUnavailable as exc:
+            if not self.limiter_down:
+                log.warning("batch %s waits for the rate limiter: %s", self.batch, exc)
+            self.limiter_down = True
+            await self._sleep(1.0)
+            return False
+        self.limiter_down = False
+        return True
 
     def _halt(self, exc: LineApiError) -> None:
         if self.halt is None:
@@ -298,12 +323,14 @@ class BatchRun:
             if not item.outcome:
                 self._final_state(item)
         now = timezone.now()
+        if not items and now - self.renewed_at < self.heartbeat:
+            return
         with transaction.atomic():
-            renewed = DeliveryBatch.objects.filter(
-                pk=self.batch.pk, status=DeliveryBatch.Status.SENDING, attempts=self.batch.attempts
-            ).update(claimed_at=now)
-            if not renewed:
+            # The lease is checked in the transaction that writes: a worker that lost it to
+            # the sweeper writes nothing, and the rows stay with their new holder.
+            if not batch_renew(self.batch, now):
                 raise LeaseLost
+            self.renewed_at = now
             if not items:
                 return
             if self.batch.mode == DeliveryBatch.Mode.MULTICAST:
@@ -423,6 +450,18 @@ def write_multicast(item: Item, batch: DeliveryBatch, now: datetime.datetime) ->
 
 
 # --- claiming and loading -----------------------------------------------------------------
+
+
+def _held(batch: DeliveryBatch):
+    """The batch, as long as this claim holds it (`attempts` is the claim's token)."""
+    return DeliveryBatch.objects.filter(
+        pk=batch.pk, status=DeliveryBatch.Status.SENDING, attempts=batch.attempts
+    )
+
+
+def batch_renew(batch: DeliveryBatch, now: datetime.datetime) -> bool:
+    """The heartbeat: extends this claim's lease; False once the sweeper gave the batch away."""
+    return bool(_held(batch).update(claimed_at=now))
 
 
 def batch_claim(campaign_id: int, number: int) -> DeliveryBatch | None:
@@ -549,25 +588,29 @@ def batch_send(*, campaign_id: int, number: int) -> None:
     except LeaseLost:
         return
     run.record_halt()
-    if _batch_finish(campaign, batch):
-        # Paused and resumed while this batch was stopping: the resume did not see it.
-        with transaction.atomic():
-            if Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SENDING).exists():
-                lifecycle.enqueue_batches(campaign, [number])
+    _batch_finish(campaign, batch)
     lifecycle.campaign_check_complete(campaign)
 
 
-def _batch_finish(campaign: Campaign, batch: DeliveryBatch) -> bool:
-    """Done, or back to pending when rows are left (paused); returns whether rows are left."""
+def _batch_finish(campaign: Campaign, batch: DeliveryBatch) -> None:
+    """Done, or back to pending when rows are left (paused), and queued again if the campaign
+    was resumed meanwhile. The campaign's row is locked first, as a resume's update locks it:
+    either the resume commits first and this sees it sending, or this commits first and the
+    resume finds the batch pending. Without the lock each could miss the other, and the batch
+    would wait for the sweeper."""
     with transaction.atomic():
+        status = (
+            Campaign.objects.select_for_update()
+            .values_list("status", flat=True)
+            .get(pk=campaign.pk)
+        )
         open_rows = Delivery.objects.filter(
             campaign=campaign, batch=batch.number, status__in=OPEN
         ).exists()
-        DeliveryBatch.objects.filter(
-            pk=batch.pk, status=DeliveryBatch.Status.SENDING, attempts=batch.attempts
-        ).update(
+        finished = _held(batch).update(
             status=DeliveryBatch.Status.PENDING if open_rows else DeliveryBatch.Status.DONE,
             finished_at=None if open_rows else timezone.now(),
             queued_at=None,
         )
-    return open_rows
+        if finished and open_rows and status == Campaign.Status.SENDING:
+            lifecycle.enqueue_batches(campaign, [batch.number])

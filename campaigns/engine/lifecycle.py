@@ -34,27 +34,27 @@ def counters_add(campaign_id: int, counts: dict[str, int]) -> None:
     if not figures:
         return
     Campaign.objects.filter(pk=campaign_id).update(
-        **{name: F(name) + n for name, n in figures.items()}
+        **{name: F(name) + n for name, n in figures.items()},
+        last_result_at=timezone.now(),
     )
 
 
 def enqueue_batches(campaign: Campaign, numbers: list[int]) -> None:
-    from campaigns.tasks import enqueue_batch
+    """Stamps the batches as dispatched (`queued_at`) and sends their tasks after commit. A
+    broker that is down loses nothing: the sweeper dispatches them again once it is back."""
+    from campaigns.tasks import enqueue_batches as send_tasks
 
     if not numbers:
         return
     DeliveryBatch.objects.filter(campaign=campaign, number__in=numbers).update(
         queued_at=timezone.now()
     )
-
-    def enqueue() -> None:
-        for number in numbers:
-            enqueue_batch(campaign.pk, number)
-
-    transaction.on_commit(enqueue)
+    transaction.on_commit(lambda: send_tasks(campaign.pk, numbers))
 
 
 def batches_enqueue_pending(campaign: Campaign) -> list[int]:
+    """Every batch of the campaign that can go now, including those a lost worker held."""
+    batches_release_expired(DeliveryBatch.objects.filter(campaign=campaign))
     numbers = list(
         DeliveryBatch.objects.filter(campaign=campaign, status=DeliveryBatch.Status.PENDING)
         .order_by("number")
@@ -62,6 +62,31 @@ def batches_enqueue_pending(campaign: Campaign) -> list[int]:
     )
     enqueue_batches(campaign, numbers)
     return numbers
+
+
+def batches_release_expired(
+    batches: QuerySet[DeliveryBatch], *, lease_seconds: float | None = None
+) -> int:
+    """Batches whose worker stopped renewing the lease (`claimed_at`, see `batches`) go back
+    to pending; the next claim takes their rows over with the same retry keys, so LINE drops
+    any request that already went out. Each is released by a conditional update on its
+    claim's token, so a worker that renews meanwhile keeps it."""
+    if lease_seconds is None:
+        lease_seconds = option("CAMPAIGN_BATCH_LEASE_SECONDS")
+    expired = timezone.now() - datetime.timedelta(seconds=lease_seconds)
+    released = 0
+    stale = batches.filter(status=DeliveryBatch.Status.SENDING, claimed_at__lt=expired)
+    for batch in stale.select_related("campaign"):
+        if not DeliveryBatch.objects.filter(
+            pk=batch.pk, status=DeliveryBatch.Status.SENDING, attempts=batch.attempts
+        ).update(status=DeliveryBatch.Status.PENDING, queued_at=None):
+            continue
+        released += 1
+        lost = int((timezone.now() - batch.claimed_at).total_seconds())
+        log.warning("batch %s lost its worker (last heartbeat %d s ago); released", batch, lost)
+        if batch.campaign.status != Campaign.Status.SENDING:
+            batch_settle_stopped(batch.campaign, batch.number)
+    return released
 
 
 def campaign_start(campaign: Campaign) -> None:
@@ -204,39 +229,27 @@ def rows_not_in_flight(campaign: Campaign) -> QuerySet[Delivery]:
 
 
 def sweep_stale_batches(*, lease_seconds: float | None = None) -> dict[str, int]:
-    """Re-queues batches left in `sending` past their lease, and batches whose task was lost.
-    The retry keys are unchanged, so LINE drops any request that already went out."""
+    """The beat's sweeper (every 10 s): releases batches whose worker was lost, re-dispatches
+    batches whose task message was lost, starts launched campaigns whose start was lost,
+    completes and expires campaigns."""
+    from campaigns.tasks import enqueue_start
+
     now = timezone.now()
-    if lease_seconds is None:
-        lease_seconds = option("CAMPAIGN_BATCH_LEASE_SECONDS")
-    lease = datetime.timedelta(seconds=lease_seconds)
     requeue = datetime.timedelta(seconds=option("CAMPAIGN_REQUEUE_AFTER_SECONDS"))
     figures = {"stale": 0, "requeued": 0, "started": 0, "completed": 0}
-    stale = DeliveryBatch.objects.filter(
-        status=DeliveryBatch.Status.SENDING, claimed_at__lt=now - lease
-    ).select_related("campaign")
-    for batch in stale:
-        released = DeliveryBatch.objects.filter(
-            pk=batch.pk, status=DeliveryBatch.Status.SENDING, attempts=batch.attempts
-        ).update(status=DeliveryBatch.Status.PENDING, queued_at=None)
-        if not released:
-            continue
-        figures["stale"] += 1
-        log.warning("batch %s was left in sending past its lease; re-queued", batch)
-        if batch.campaign.status != Campaign.Status.SENDING:
-            batch_settle_stopped(batch.campaign, batch.number)
+    figures["stale"] = batches_release_expired(
+        DeliveryBatch.objects.all(), lease_seconds=lease_seconds
+    )
+    lost = _lost_dispatches(now)
     for campaign in Campaign.objects.filter(status=Campaign.Status.SENDING):
         if campaign.snapshot_at is None:
             if campaign.launched_at is None or campaign.launched_at < now - requeue:
-                from campaigns.tasks import enqueue_start
-
                 enqueue_start(campaign.pk)
                 figures["started"] += 1
             continue
-        lost = DeliveryBatch.objects.filter(
-            campaign=campaign, status=DeliveryBatch.Status.PENDING
-        ).filter(Q(queued_at__isnull=True) | Q(queued_at__lt=now - requeue))
-        numbers = list(lost.values_list("number", flat=True))
+        numbers = list(lost.filter(campaign=campaign).values_list("number", flat=True))
+        if numbers:
+            log.warning("campaign %s: batches %s lost their task; sent again", campaign.pk, numbers)
         with transaction.atomic():
             enqueue_batches(campaign, numbers)
         figures["requeued"] += len(numbers)
@@ -244,3 +257,23 @@ def sweep_stale_batches(*, lease_seconds: float | None = None) -> dict[str, int]
     for campaign in Campaign.objects.filter(status__in=LIVE, send_by__lt=now):
         campaign_expire(campaign)
     return figures
+
+
+def _lost_dispatches(now: datetime.datetime) -> QuerySet[DeliveryBatch]:
+    """Pending batches of sending campaigns whose task message is gone: never dispatched, or
+    dispatched more than CAMPAIGN_DISPATCH_TIMEOUT_SECONDS ago while the broker holds no
+    message waiting in the campaigns queue (a broker restarted without its data loses them
+    all), or dispatched so long ago (CAMPAIGN_REQUEUE_AFTER_SECONDS) that the queue, however
+    long, would have reached them. Asking the broker keeps a long queue of one large campaign
+    from being doubled every sweep; a batch dispatched twice is claimed once."""
+    from campaigns.tasks import campaigns_queue_waiting
+
+    timeout = datetime.timedelta(seconds=option("CAMPAIGN_DISPATCH_TIMEOUT_SECONDS"))
+    requeue = datetime.timedelta(seconds=option("CAMPAIGN_REQUEUE_AFTER_SECONDS"))
+    waiting = DeliveryBatch.objects.filter(
+        campaign__status=Campaign.Status.SENDING, status=DeliveryBatch.Status.PENDING
+    )
+    lost = Q(queued_at__isnull=True) | Q(queued_at__lt=now - requeue)
+    if waiting.filter(queued_at__lt=now - timeout).exists() and campaigns_queue_waiting() == 0:
+        lost |= Q(queued_at__lt=now - timeout)
+    return waiting.filter(lost)

@@ -5,6 +5,11 @@ sleeps until then, a small block of slots at a time. In Redis the timeline is on
 by a Lua script. Without Redis it is a small file under VAR_DIR, locked with flock while it is
 read and written, so the worker processes of one machine (prefork, `--concurrency 2`) share one
 budget instead of each spending the whole limit.
+
+When Redis does not answer, `acquire` raises `RateLimiterUnavailable` and the batch waits and
+asks again (`BatchRun._acquire`). Falling back to a per-machine budget would let N machines send
+N times LINE's per-channel limit; and Redis is usually the broker too, so no new batch starts
+while it is away anyway.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import time
 from pathlib import Path
 
 from django.conf import settings
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 # Slots a worker reserves at once: about 20 ms of traffic, at least one.
 BLOCK_SECONDS = 0.02
@@ -86,6 +93,10 @@ def local_timeline(connection_id: int, endpoint: str, interval: float) -> LocalT
     return timeline
 
 
+class RateLimiterUnavailable(Exception):
+    """The shared limiter's Redis did not answer: no slot was reserved."""
+
+
 class RateLimiter:
     """One per batch task (its event loop); `await acquire()` before every request."""
 
@@ -104,7 +115,10 @@ class RateLimiter:
         if settings.REDIS_URL:
             import redis.asyncio as redis
 
-            self._redis = redis.Redis.from_url(settings.REDIS_URL)
+            # Timeouts, so that a Redis that stopped answering is an error, not a hang.
+            self._redis = redis.Redis.from_url(
+                settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
+            )
             self._script = self._redis.register_script(RESERVE_LUA)
         else:
             self._timeline = local_timeline(connection_id, endpoint, self.interval)
@@ -127,7 +141,10 @@ class RateLimiter:
     async def _reserve(self, n: int) -> float:
         if self._script is None:
             return self._timeline.reserve(n)
-        wait = await self._script(keys=[self.key], args=[self.interval, n], client=self._redis)
+        try:
+            wait = await self._script(keys=[self.key], args=[self.interval, n], client=self._redis)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise RateLimiterUnavailable(f"Redis did not answer ({type(exc).__name__})") from exc
         return float(wait)
 
     async def aclose(self) -> None:

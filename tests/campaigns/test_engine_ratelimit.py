@@ -5,13 +5,16 @@ has to answer 429."""
 import asyncio
 import multiprocessing
 import os
+import socket
 import time
 
 import pytest
 from django.conf import settings as django_settings
 
+from campaigns.engine.batches import BatchRun
 from campaigns.engine.ratelimit import RateLimiter
-from campaigns.models import Campaign
+from campaigns.models import Campaign, Delivery
+from campaigns.services import campaign_pause, campaign_resume
 from tests.campaigns.engine_support import (
     drain,
     fast_engine,  # noqa: F401
@@ -109,3 +112,34 @@ def _busiest_second(times: list[float]) -> int:
             start += 1
         busiest = max(busiest, end - start + 1)
     return busiest
+
+
+def test_a_batch_waits_while_the_limiters_redis_is_down_and_fails_nobody(
+    emulator, connection, marketer, settings, monkeypatch
+):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        settings.REDIS_URL = f"redis://127.0.0.1:{s.getsockname()[1]}/0"  # nothing listens
+    make_contacts(20)
+    campaign = launch(marketer, connection, messages=[{"type": "text", "text": "Hi"}])
+    original, slices = BatchRun._control, []
+
+    def control(run: BatchRun) -> None:
+        slices.append(1)
+        if len(slices) == 10:  # half a second of waiting for the limiter
+            campaign_pause(campaign=run.campaign, user=marketer)
+        original(run)
+
+    monkeypatch.setattr(BatchRun, "_control", control)
+    campaign = drain(campaign)
+
+    assert campaign.status == Campaign.Status.PAUSED
+    assert ledger(emulator) == {}
+    assert set(Delivery.objects.filter(campaign=campaign).values_list("status", flat=True)) == {
+        "pending"
+    }
+    monkeypatch.undo()
+    settings.REDIS_URL = ""
+    campaign = drain(campaign_resume(campaign=campaign, user=marketer))
+    assert campaign.status == Campaign.Status.COMPLETED
+    assert ledger(emulator) == {line_id(i): 1 for i in range(20)}

@@ -6,9 +6,12 @@ import datetime
 import pytest
 from django.utils import timezone
 
+from campaigns.engine import lifecycle
 from campaigns.engine.batches import BatchRun
 from campaigns.engine.lifecycle import sweep_stale_batches
 from campaigns.models import Campaign, Delivery, DeliveryBatch
+from campaigns.tasks import QUEUE, campaigns_queue_waiting
+from linecampaigns.celery import app as celery_app
 from tests.campaigns.engine_support import (
     counters,
     drain,
@@ -91,3 +94,56 @@ def test_rows_first_tried_more_than_24_hours_ago_fail_as_outcome_unknown(
     assert sum(ledger(emulator).values()) == delivered_before
     assert campaign.status == Campaign.Status.COMPLETED
     assert counters(campaign) == row_counts(campaign)
+
+
+def test_a_batch_is_handed_on_once_its_heartbeat_is_older_than_the_lease(
+    emulator, connection, marketer, monkeypatch
+):
+    make_contacts(N)
+    campaign = launch(marketer, connection, messages=GREETING)
+    kill_after_first_flush(monkeypatch)
+    with pytest.raises(WorkerKilled):
+        drain(campaign)
+    monkeypatch.undo()
+    held = DeliveryBatch.objects.filter(campaign=campaign, status="sending")
+
+    held.update(claimed_at=timezone.now() - datetime.timedelta(seconds=15))
+    assert sweep_stale_batches()["stale"] == 0  # a few heartbeats missed: not yet
+    held.update(claimed_at=timezone.now() - datetime.timedelta(seconds=25))
+    assert sweep_stale_batches()["stale"] == 1  # past the 20 s lease
+    campaign = drain(campaign)
+
+    assert campaign.status == Campaign.Status.COMPLETED
+    assert ledger(emulator) == {line_id(i): 1 for i in range(N)}
+
+
+def _purge_campaigns_queue() -> None:
+    with celery_app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(QUEUE)
+
+
+def test_batches_whose_task_messages_the_broker_lost_are_dispatched_again(
+    emulator, connection, marketer, settings, django_capture_on_commit_callbacks
+):
+    settings.CAMPAIGN_BATCH_SIZE = 20
+    make_contacts(N)
+    campaign = launch(marketer, connection, messages=GREETING)
+    with django_capture_on_commit_callbacks(execute=True):
+        lifecycle.campaign_start(campaign)
+    _purge_campaigns_queue()  # the broker restarted without its data
+    batches = DeliveryBatch.objects.filter(campaign=campaign)
+    assert batches.count() == 3
+    half_a_minute_ago = timezone.now() - datetime.timedelta(seconds=30)
+    batches.update(queued_at=half_a_minute_ago)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sweep_stale_batches()["requeued"] == 3
+    assert campaigns_queue_waiting() == 3
+    assert sweep_stale_batches()["requeued"] == 0  # just dispatched
+    batches.update(queued_at=half_a_minute_ago)
+    assert sweep_stale_batches()["requeued"] == 0  # their messages wait in the queue
+    _purge_campaigns_queue()
+    campaign = drain(campaign)
+
+    assert campaign.status == Campaign.Status.COMPLETED
+    assert ledger(emulator) == {line_id(i): 1 for i in range(N)}
