@@ -6,7 +6,9 @@ for content no schema can state (an id that refers to nothing, LINE's message ru
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
@@ -31,7 +33,13 @@ def api_schema(db):
     document = api.get_openapi_schema(path_prefix="/api/v1")
     schema = schemathesis.openapi.from_dict(document, config=SchemathesisConfig.from_dict(CONFIG))
     schema.app = get_wsgi_application()
-    return schema
+    # As Django's test client does: the WSGI handler would otherwise close the test's database
+    # connection at each request's start and end (and with it the test's transaction).
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield schema
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")

@@ -90,7 +90,7 @@ def _has_link(page: Page, app: App, list_path: str, pattern: str) -> bool:
 
 
 def seed_one_of_each(page: Page, app: App) -> None:
-    """When a test runs alone: one import, segment, template and launched campaign, through the
+    """When a test runs alone: one import, segment, template and completed campaign, through the
     UI as the Marketer. Skips whatever exists already. Leaves the Admin logged in."""
     switch_to(page, app, "marketer")
     if not _has_link(page, app, "/audiences/imports/", r"^/audiences/imports/\d+/$"):
@@ -111,7 +111,7 @@ def seed_one_of_each(page: Page, app: App) -> None:
         page.get_by_label("Text", exact=True).fill("Hello!")
         page.get_by_role("button", name="Save template").click()
         expect(page.get_by_text("Template “Hello” saved.")).to_be_visible()
-    if not _has_link(page, app, "/analytics/", r"^/analytics/campaigns/\d+/$"):
+    if not _has_link(page, app, "/campaigns/?status=completed", r"^/campaigns/\d+/$"):
         page.goto(f"{app.url}/campaigns/new/")
         page.get_by_label("Name", exact=True).fill("Seeded")
         page.get_by_label("Connection", exact=True).select_option(label=CONNECTION_NAME)
