@@ -5,8 +5,8 @@ from django.conf import settings
 
 from audiences.models import Contact, ImportJob
 from audiences.selectors import attribute_types
-from audiences.services import contains_nul
 from linecampaigns.forms import BootstrapForm
+from linecampaigns.input_guard import nul_path
 
 ANY = [("", "Any")]
 
@@ -42,7 +42,7 @@ class ContactEditForm(BootstrapForm):
             raise forms.ValidationError(f"Not valid JSON: {exc}.") from exc
         if not isinstance(value, dict):
             raise forms.ValidationError("Attributes must be a JSON object: {...}.")
-        if contains_nul(value):
+        if nul_path(value) is not None:
             raise forms.ValidationError("Attributes must not contain the NUL character (\\u0000).")
         return value
 

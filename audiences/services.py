@@ -16,6 +16,7 @@ from audiences.models import AttributeKey, Contact, Segment
 from audiences.rules import parse_date
 from audiences.selectors import segment_contacts, segment_users
 from lineapi import LINE_ID_RE, normalize_line_id
+from linecampaigns.input_guard import NUL_MESSAGE, nul_path
 from linecampaigns.services import audit_record
 
 BULK_MAX = 10_000
@@ -67,19 +68,9 @@ class ContactFields(pydantic.BaseModel):
     def _no_nul(cls, value: object) -> object:
         # PostgreSQL cannot store U+0000 in text or jsonb; refuse it here rather than fail the
         # whole statement (and with it every other item of a bulk request).
-        if contains_nul(value):
-            raise ValueError("must not contain the NUL character (U+0000)")
+        if nul_path(value) is not None:
+            raise ValueError(NUL_MESSAGE)
         return value
-
-
-def contains_nul(value: object) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(contains_nul(v) for v in value)
-    return False
 
 
 def attributes_check(attributes: object) -> None:
