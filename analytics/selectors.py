@@ -21,13 +21,11 @@ from django.utils import timezone
 
 from analytics.models import CampaignInsight, CampaignReport
 from campaigns.models import FIGURES, RETRYABLE_REASONS, Campaign, Delivery, figures_from_counts
-from campaigns.selectors import FINISHED, campaign_done, campaign_in_flight
+from campaigns.selectors import campaign_done, campaign_in_flight
 from connections.models import Connection
 from linecampaigns.cache import cache_get, cache_get_or_compute, cache_set
 
 UTC = dt.UTC
-FINISHED_STATUSES = FINISHED
-LIVE_STATUSES = (Campaign.Status.SENDING, Campaign.Status.PAUSED)
 
 REASON_LABELS = {
     "frequency_cap": "Frequency cap reached",
@@ -117,7 +115,7 @@ def campaign_counters(campaign: Campaign) -> list[int]:
 
 def campaign_is_settled(campaign: Campaign) -> bool:
     """Finished and with no request in flight: its delivery rows will not change any more."""
-    if campaign.status not in FINISHED_STATUSES:
+    if campaign.status not in Campaign.FINISHED:
         return False
     return not Delivery.objects.filter(campaign=campaign, status=Delivery.Status.SENDING).exists()
 
@@ -306,7 +304,7 @@ def progress(campaign: Campaign) -> dict:
         "percent": percent,
         "rate": send_rate(campaign) if campaign.status == Campaign.Status.SENDING else None,
         "in_flight": in_flight,
-        "live": campaign.status in (*LIVE_STATUSES, Campaign.Status.SCHEDULED) or bool(in_flight),
+        "live": campaign.status in (*Campaign.LIVE, Campaign.Status.SCHEDULED) or bool(in_flight),
     }
 
 
@@ -340,7 +338,7 @@ class LogFilters:
 def delivery_rows(*, campaign: Campaign, filters: LogFilters) -> QuerySet[Delivery]:
     rows = Delivery.objects.filter(campaign=campaign)
     if filters.status == "attempted":
-        rows = rows.filter(status__in=(Delivery.Status.SENT, Delivery.Status.FAILED))
+        rows = rows.filter(status__in=Delivery.ATTEMPTED)
     elif filters.status:
         rows = rows.filter(status=filters.status)
     if filters.reason:

@@ -46,7 +46,7 @@ def campaign_reports_materialize_due() -> int:
     """Keep the figures of every settled campaign that has none yet (or stale ones)."""
     done = 0
     recent = timezone.now() - dt.timedelta(days=1)
-    candidates = Campaign.objects.filter(status__in=selectors.FINISHED_STATUSES).filter(
+    candidates = Campaign.objects.filter(status__in=Campaign.FINISHED).filter(
         Q(report__isnull=True) | Q(finished_at__gte=recent)
     )
     for campaign in candidates.iterator():
@@ -129,7 +129,7 @@ def insight_due_campaigns(connection: Connection, now: dt.datetime) -> list[Camp
     hour, never-fetched first, then oldest fetch first."""
     campaigns = Campaign.objects.filter(
         connection=connection,
-        status__in=selectors.FINISHED_STATUSES,
+        status__in=Campaign.FINISHED,
         finished_at__gte=now - dt.timedelta(days=INSIGHT_DAYS),
         sent__gt=0,
     ).exclude(aggregation_unit="")
@@ -207,7 +207,7 @@ def line_statistics_sync(*, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     fetched = 0
     connections = Connection.objects.filter(
-        campaign__status__in=selectors.FINISHED_STATUSES,
+        campaign__status__in=Campaign.FINISHED,
         campaign__finished_at__gte=now - dt.timedelta(days=INSIGHT_DAYS),
         campaign__sent__gt=0,
     ).distinct()

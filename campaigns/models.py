@@ -52,6 +52,12 @@ class Campaign(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         EXPIRED = "expired", "Expired"
 
+    # The status groups, declared once (docs/design.md §3).
+    LIVE = (Status.SENDING, Status.PAUSED)
+    FINISHED = (Status.COMPLETED, Status.CANCELLED, Status.EXPIRED)
+    CANCELLABLE = (Status.SCHEDULED, Status.SENDING, Status.PAUSED)
+    EDITABLE = (Status.DRAFT, Status.SCHEDULED)
+
     class Audience(models.TextChoices):
         SEGMENT = "segment", "A segment"
         ALL_FOLLOWING = "all_following", "All following contacts"
@@ -141,6 +147,10 @@ class Delivery(models.Model):
         FAILED = "failed", "Failed"
         SKIPPED = "skipped", "Skipped"
         NOT_SENT = "not_sent", "Not sent (cancelled / expired)"
+
+    # Rows the engine may still send; every other status is final.
+    OPEN = (Status.PENDING, Status.SENDING)
+    ATTEMPTED = (Status.SENT, Status.FAILED)
 
     # No single-column indexes: the composite indexes below start with these columns, and every
     # index costs time on each of a million-row snapshot's inserts.

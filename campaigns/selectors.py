@@ -27,7 +27,6 @@ from lineapi import LINE_ID_RE, LineApiError
 
 RATE_WINDOW_SECONDS = 10
 SKIP_REASONS = ("unfollowed", "opted_out", "frequency_cap")
-FINISHED = (Campaign.Status.COMPLETED, Campaign.Status.CANCELLED, Campaign.Status.EXPIRED)
 # Stopped before every recipient was tried: the rest are not sent.
 STOPPED = (Campaign.Status.CANCELLED, Campaign.Status.EXPIRED)
 
@@ -174,12 +173,12 @@ def campaign_progress(*, campaign: Campaign) -> dict:
         ]
     )
     done, percent = campaign_done(campaign=campaign)
-    finished = campaign.status in FINISHED
+    finished = campaign.status in Campaign.FINISHED
     in_flight = campaign_in_flight(campaign=campaign)
     since = timezone.now() - datetime.timedelta(seconds=RATE_WINDOW_SECONDS)
     recent = Delivery.objects.filter(
         campaign=campaign,
-        status__in=(Delivery.Status.SENT, Delivery.Status.FAILED),
+        status__in=Delivery.ATTEMPTED,
         finished_at__gte=since,
     ).count()
     return {

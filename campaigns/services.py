@@ -51,7 +51,6 @@ __all__ = [
 ]
 
 EDITABLE = (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED)
-CANCELLABLE = (Campaign.Status.SCHEDULED, Campaign.Status.SENDING, Campaign.Status.PAUSED)
 MAX_EXPLICIT_IDS = 1_000_000
 UPDATABLE = {
     "name",
@@ -334,7 +333,7 @@ def campaign_cancel(*, campaign: Campaign, user) -> Campaign:
     flight finish."""
     now = timezone.now()
     with transaction.atomic():
-        cancelled = Campaign.objects.filter(pk=campaign.pk, status__in=CANCELLABLE).update(
+        cancelled = Campaign.objects.filter(pk=campaign.pk, status__in=Campaign.CANCELLABLE).update(
             status=Campaign.Status.CANCELLED, finished_at=now
         )
         if not cancelled:
@@ -460,7 +459,7 @@ def campaigns_start_due() -> dict[str, int]:
     now = timezone.now()
     figures = {"started": 0, "expired": 0}
     for campaign in Campaign.objects.filter(
-        status__in=(*lifecycle.LIVE, Campaign.Status.SCHEDULED), send_by__lt=now
+        status__in=(*Campaign.LIVE, Campaign.Status.SCHEDULED), send_by__lt=now
     ):
         figures["expired"] += lifecycle.campaign_expire(campaign)
     due = Campaign.objects.filter(status=Campaign.Status.SCHEDULED, scheduled_at__lte=now)

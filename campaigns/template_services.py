@@ -108,9 +108,7 @@ def template_update(
 @transaction.atomic
 def template_delete(*, template: MessageTemplate, user: AbstractBaseUser | None) -> None:
     """Launched campaigns hold their own copy of the messages; drafts still need the template."""
-    waiting = Campaign.objects.filter(
-        template=template, status__in=(Campaign.Status.DRAFT, Campaign.Status.SCHEDULED)
-    )
+    waiting = Campaign.objects.filter(template=template, status__in=Campaign.EDITABLE)
     names = list(waiting.values_list("name", flat=True)[:3])
     if names:
         message = f"Used by draft or scheduled campaigns ({', '.join(names)}): change them first."

@@ -55,7 +55,6 @@ from lineapi import LineApiError, LineAuthError, LineClient, LineDuplicateRetryK
 log = logging.getLogger(__name__)
 
 SENT, FAILED, PENDING, NOT_SENT = "sent", "failed", "pending", "not_sent"
-OPEN = (Delivery.Status.PENDING, Delivery.Status.SENDING)
 
 
 class LeaseLost(Exception):
@@ -433,7 +432,7 @@ def write_multicast(item: Item, batch: DeliveryBatch, now: datetime.datetime) ->
     first_at = item.accepted_since()
     DeliveryBatch.objects.filter(pk=batch.pk).update(first_attempt_at=first_at)
     n = Delivery.objects.filter(
-        campaign_id=batch.campaign_id, batch=batch.number, status__in=OPEN
+        campaign_id=batch.campaign_id, batch=batch.number, status__in=Delivery.OPEN
     ).update(
         status=item.outcome,
         reason=item.reason,
@@ -482,7 +481,9 @@ def batch_claim(campaign_id: int, number: int) -> DeliveryBatch | None:
             # Each row is its own request: mark them, with the time they may first go out.
             # Rows a crashed worker left in `sending` are taken over with the batch. A
             # multicast batch is one request, so its rows stay as they are until it answers.
-            Delivery.objects.filter(campaign_id=campaign_id, batch=number, status__in=OPEN).update(
+            Delivery.objects.filter(
+                campaign_id=campaign_id, batch=number, status__in=Delivery.OPEN
+            ).update(
                 status=Delivery.Status.SENDING,
                 first_attempt_at=Coalesce(F("first_attempt_at"), now),
             )
@@ -501,7 +502,7 @@ def _load_items(campaign: Campaign, batch: DeliveryBatch) -> list[Item]:
 
     if batch.mode == DeliveryBatch.Mode.MULTICAST:
         data = list(
-            rows.filter(status__in=OPEN).values_list(
+            rows.filter(status__in=Delivery.OPEN).values_list(
                 "id", "line_id", "attempts", "reason", "http_status", "error_message"
             )
         )
@@ -605,7 +606,7 @@ def _batch_finish(campaign: Campaign, batch: DeliveryBatch) -> None:
             .get(pk=campaign.pk)
         )
         open_rows = Delivery.objects.filter(
-            campaign=campaign, batch=batch.number, status__in=OPEN
+            campaign=campaign, batch=batch.number, status__in=Delivery.OPEN
         ).exists()
         finished = _held(batch).update(
             status=DeliveryBatch.Status.PENDING if open_rows else DeliveryBatch.Status.DONE,

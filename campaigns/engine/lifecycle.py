@@ -19,8 +19,6 @@ from linecampaigns.services import audit_record
 
 log = logging.getLogger(__name__)
 
-OPEN = (Delivery.Status.PENDING, Delivery.Status.SENDING)
-LIVE = (Campaign.Status.SENDING, Campaign.Status.PAUSED)
 UNKNOWN_MESSAGE = (
     "A worker stopped while this was in flight and the campaign no longer sends: it may or may "
     "not have been delivered."
@@ -132,7 +130,7 @@ def campaign_expire(campaign: Campaign) -> bool:
     with transaction.atomic():
         changed = Campaign.objects.filter(
             pk=campaign.pk,
-            status__in=(Campaign.Status.SCHEDULED, Campaign.Status.SENDING, Campaign.Status.PAUSED),
+            status__in=Campaign.CANCELLABLE,
         ).update(status=Campaign.Status.EXPIRED, finished_at=now)
         if not changed:
             return False
@@ -144,7 +142,7 @@ def campaign_expire(campaign: Campaign) -> bool:
 def campaign_check_complete(campaign: Campaign) -> bool:
     """Completed when no row is pending or sending; the counters are recounted from the rows."""
     status, send_by = Campaign.objects.values_list("status", "send_by").get(pk=campaign.pk)
-    if status in LIVE and send_by and timezone.now() > send_by:
+    if status in Campaign.LIVE and send_by and timezone.now() > send_by:
         campaign_expire(campaign)
         return False
     if status != Campaign.Status.SENDING:
@@ -158,7 +156,7 @@ def campaign_check_complete(campaign: Campaign) -> bool:
         .exists()
     ):
         return False
-    if Delivery.objects.filter(campaign=campaign, status__in=OPEN).exists():
+    if Delivery.objects.filter(campaign=campaign, status__in=Delivery.OPEN).exists():
         return False
     with transaction.atomic():
         changed = Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.SENDING).update(
@@ -187,7 +185,9 @@ def batch_settle_stopped(campaign: Campaign, number: int) -> None:
             rows.filter(status=Delivery.Status.SENDING).update(status=Delivery.Status.PENDING)
             return
         multicast_tried = batch.mode == DeliveryBatch.Mode.MULTICAST and batch.first_attempt_at
-        uncertain = rows.filter(status__in=OPEN if multicast_tried else (Delivery.Status.SENDING,))
+        uncertain = rows.filter(
+            status__in=Delivery.OPEN if multicast_tried else (Delivery.Status.SENDING,)
+        )
         failed = uncertain.update(
             status=Delivery.Status.FAILED,
             reason="unknown_outcome",
@@ -254,7 +254,7 @@ def sweep_stale_batches(*, lease_seconds: float | None = None) -> dict[str, int]
             enqueue_batches(campaign, numbers)
         figures["requeued"] += len(numbers)
         figures["completed"] += campaign_check_complete(campaign)
-    for campaign in Campaign.objects.filter(status__in=LIVE, send_by__lt=now):
+    for campaign in Campaign.objects.filter(status__in=Campaign.LIVE, send_by__lt=now):
         campaign_expire(campaign)
     return figures
 
