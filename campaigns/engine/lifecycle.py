@@ -13,6 +13,8 @@ from django.utils import timezone
 from audiences.rules import RuleError
 from campaigns.engine.config import option
 from campaigns.engine.snapshot import NoMessages, campaign_recount, snapshot_take
+from campaigns.enqueue import campaigns_queue_waiting, enqueue_start
+from campaigns.enqueue import enqueue_batches as send_batch_tasks
 from campaigns.models import Campaign, Delivery, DeliveryBatch, figures_from_counts
 from campaigns.personalization import TemplateSyntaxProblem
 from linecampaigns.services import audit_record
@@ -40,14 +42,12 @@ def counters_add(campaign_id: int, counts: dict[str, int]) -> None:
 def enqueue_batches(campaign: Campaign, numbers: list[int]) -> None:
     """Stamps the batches as dispatched (`queued_at`) and sends their tasks after commit. A
     broker that is down loses nothing: the sweeper dispatches them again once it is back."""
-    from campaigns.tasks import enqueue_batches as send_tasks
-
     if not numbers:
         return
     DeliveryBatch.objects.filter(campaign=campaign, number__in=numbers).update(
         queued_at=timezone.now()
     )
-    transaction.on_commit(lambda: send_tasks(campaign.pk, numbers))
+    transaction.on_commit(lambda: send_batch_tasks(campaign.pk, numbers))
 
 
 def batches_enqueue_pending(campaign: Campaign) -> list[int]:
@@ -232,8 +232,6 @@ def sweep_stale_batches(*, lease_seconds: float | None = None) -> dict[str, int]
     """The beat's sweeper (every 10 s): releases batches whose worker was lost, re-dispatches
     batches whose task message was lost, starts launched campaigns whose start was lost,
     completes and expires campaigns."""
-    from campaigns.tasks import enqueue_start
-
     now = timezone.now()
     requeue = datetime.timedelta(seconds=option("CAMPAIGN_REQUEUE_AFTER_SECONDS"))
     figures = {"stale": 0, "requeued": 0, "started": 0, "completed": 0}
@@ -266,8 +264,6 @@ def _lost_dispatches(now: datetime.datetime) -> QuerySet[DeliveryBatch]:
     all), or dispatched so long ago (CAMPAIGN_REQUEUE_AFTER_SECONDS) that the queue, however
     long, would have reached them. Asking the broker keeps a long queue of one large campaign
     from being doubled every sweep; a batch dispatched twice is claimed once."""
-    from campaigns.tasks import campaigns_queue_waiting
-
     timeout = datetime.timedelta(seconds=option("CAMPAIGN_DISPATCH_TIMEOUT_SECONDS"))
     requeue = datetime.timedelta(seconds=option("CAMPAIGN_REQUEUE_AFTER_SECONDS"))
     waiting = DeliveryBatch.objects.filter(

@@ -21,6 +21,7 @@ STAT_KEYS = (
     "monthly_limited",
     "faults_injected",
     "invalid_requests",
+    "quota_requests",
 )
 
 
