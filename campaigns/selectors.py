@@ -11,6 +11,7 @@ from django.utils import timezone
 from audiences.models import Contact
 from audiences.rules import RuleError
 from campaigns.engine.config import option
+from campaigns.engine.lease import BATCH_LEASE
 from campaigns.engine.snapshot import (
     audience_contacts,
     frequency_cap,
@@ -213,8 +214,7 @@ def campaign_recovery(*, campaign: Campaign) -> str:
         return ""
     now = timezone.now()
     batches = DeliveryBatch.objects.filter(campaign=campaign)
-    missed = datetime.timedelta(seconds=2 * option("CAMPAIGN_HEARTBEAT_SECONDS"))
-    lost = batches.filter(status=DeliveryBatch.Status.SENDING, claimed_at__lt=now - missed)
+    lost = BATCH_LEASE.expired(batches, seconds=2 * option("CAMPAIGN_HEARTBEAT_SECONDS"))
     last_beat = lost.aggregate(t=Min("claimed_at"))["t"]
     if last_beat is not None:
         return f"stalled — recovering (worker lost {_seconds(now - last_beat)} ago)"

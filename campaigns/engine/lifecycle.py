@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from audiences.rules import RuleError
 from campaigns.engine.config import option
+from campaigns.engine.lease import BATCH_LEASE
 from campaigns.engine.snapshot import NoMessages, campaign_recount, snapshot_take
 from campaigns.enqueue import campaigns_queue_waiting, enqueue_start
 from campaigns.enqueue import enqueue_batches as send_batch_tasks
@@ -65,26 +66,25 @@ def batches_enqueue_pending(campaign: Campaign) -> list[int]:
 def batches_release_expired(
     batches: QuerySet[DeliveryBatch], *, lease_seconds: float | None = None
 ) -> int:
-    """Batches whose worker stopped renewing the lease (`claimed_at`, see `batches`) go back
-    to pending; the next claim takes their rows over with the same retry keys, so LINE drops
-    any request that already went out. Each is released by a conditional update on its
-    claim's token, so a worker that renews meanwhile keeps it."""
-    if lease_seconds is None:
-        lease_seconds = option("CAMPAIGN_BATCH_LEASE_SECONDS")
-    expired = timezone.now() - datetime.timedelta(seconds=lease_seconds)
-    released = 0
-    stale = batches.filter(status=DeliveryBatch.Status.SENDING, claimed_at__lt=expired)
-    for batch in stale.select_related("campaign"):
-        if not DeliveryBatch.objects.filter(
-            pk=batch.pk, status=DeliveryBatch.Status.SENDING, attempts=batch.attempts
-        ).update(status=DeliveryBatch.Status.PENDING, queued_at=None):
-            continue
-        released += 1
+    """Batches whose worker stopped renewing the lease (`lease.BATCH_LEASE`) go back to
+    pending; the next claim takes their rows over with the same retry keys, so LINE drops any
+    request that already went out. Each is released by a conditional update on the heartbeat
+    it was read with, so a worker that renews meanwhile keeps it."""
+
+    def released(batch: DeliveryBatch) -> None:
         lost = int((timezone.now() - batch.claimed_at).total_seconds())
         log.warning("batch %s lost its worker (last heartbeat %d s ago); released", batch, lost)
         if batch.campaign.status != Campaign.Status.SENDING:
             batch_settle_stopped(batch.campaign, batch.number)
-    return released
+
+    return len(
+        BATCH_LEASE.sweep(
+            {"status": DeliveryBatch.Status.PENDING, "queued_at": None},
+            rows=batches.select_related("campaign"),
+            seconds=lease_seconds,
+            on_release=released,
+        )
+    )
 
 
 def campaign_start(campaign: Campaign) -> None:
