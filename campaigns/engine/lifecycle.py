@@ -18,7 +18,7 @@ from campaigns.enqueue import campaigns_queue_waiting, enqueue_start
 from campaigns.enqueue import enqueue_batches as send_batch_tasks
 from campaigns.models import Campaign, Delivery, DeliveryBatch, figures_from_counts
 from campaigns.personalization import TemplateSyntaxProblem
-from linecampaigns.services import audit_record
+from kit.services import audit_record
 
 log = logging.getLogger(__name__)
 
