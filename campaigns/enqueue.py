@@ -9,7 +9,7 @@ import logging
 from celery import current_app
 from kombu.exceptions import ChannelError, OperationalError
 
-from linecampaigns.enqueue import enqueue
+from kit.enqueue import enqueue
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The batch lease (docs/design.md §4.6) on the one lease-and-sweep (`linecampaigns.leases`,
+"""The batch lease (docs/design.md §4.6) on the one lease-and-sweep (`kit.leases`,
 §1.1): a batch is held while `sending`, `claimed_at` is its heartbeat, and `attempts`, which
 every claim moves, is the claim's token."""
 
@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 
 from campaigns.engine.config import option
 from campaigns.models import DeliveryBatch
-from linecampaigns.leases import Lease
+from kit.leases import Lease
 
 BATCH_LEASE = Lease(
     DeliveryBatch,
