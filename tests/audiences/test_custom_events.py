@@ -167,3 +167,11 @@ def test_a_merge_keeps_the_persons_events():
 
     assert merged == identified
     assert list(CustomEvent.objects.values_list("contact_id", flat=True)) == [identified.pk]
+
+
+def test_the_segment_builder_offers_the_event_names_seen(marketer_client):
+    _event(contact(), "order_shipped", 1)
+    page = marketer_client.get("/audiences/segments/new/")
+    assert page.status_code == 200
+    assert b'value="event.order_shipped"' in page.content
+    assert b"not within the last" in page.content
