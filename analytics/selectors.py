@@ -1,13 +1,11 @@
-"""Reads behind every analytics page, the JSON report and the CSV export: figures only
-(labels and chart series are in `analytics.presentation`). Nothing here writes.
+"""Reads behind every analytics page, the JSON report and the CSV export: figures only, and no
+writes (docs/design.md §3.1). Labels and chart series are in `analytics.presentation`.
 
 Headline figures are the campaign counters (a cache of the delivery rows that the engine keeps
 exact). Grouped figures (failure breakdown, skip reasons, timeline) are counted over the
-delivery rows; for a settled campaign the task `analytics.materialize_reports` counts them once
-and keeps them in `CampaignReport`, so a report page does not scan a campaign's rows again. A
-settled campaign not kept yet is counted on each read until the task keeps it. Per-day figures
-are in the viewer's time zone (the active one), so they are derived from the timeline when
-shown, not kept.
+delivery rows; for a settled campaign the task `analytics.materialize_reports` keeps them in
+`CampaignReport`, so a report page does not scan a campaign's rows again. Per-day figures are in
+the viewer's time zone (the active one), so they are derived from the timeline when shown.
 """
 
 from __future__ import annotations
