@@ -9,7 +9,7 @@ from analytics.forms import DateRangeForm, DeliveryFilterForm
 from campaigns.models import Campaign
 from campaigns.selectors import campaign_open_retry, retryable_failures
 from campaigns.services import CampaignError, campaign_retry_failed
-from linecampaigns.roles import ADMIN, READERS, WRITERS, has_role, role_required
+from kit.roles import ADMIN, READERS, WRITERS, has_role, role_required
 
 
 def log_filters(query: QueryDict) -> tuple[DeliveryFilterForm, selectors.LogFilters, int]:

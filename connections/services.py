@@ -26,6 +26,10 @@ from connections.models import (
     FollowerBackfill,
     WebhookEvent,
 )
+from kit import crypto
+from kit.enqueue import enqueue
+from kit.leases import Lease
+from kit.services import audit_record
 from lineapi import (
     LINE_ID_RE,
     BotInfo,
@@ -42,8 +46,6 @@ from lineapi import (
 )
 from lineapi.webhooks import InvalidEvent
 from lineapi.webhooks import WebhookEvent as ParsedEvent
-from linecampaigns import crypto
-from linecampaigns.services import audit_record
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +54,14 @@ LINE_HOST = "api.line.me"
 LINE_BASE_URLS = ("https://api.line.me", "https://api-data.line.me")
 SWEEP_PENDING_AFTER = timedelta(minutes=1)
 SWEEP_PROCESSING_AFTER = timedelta(minutes=10)
+PROCESS_WEBHOOK_EVENTS = "connections.process_webhook_events"
+# An event a worker claimed but did not finish within SWEEP_PROCESSING_AFTER goes back to pending.
+WEBHOOK_EVENT_LEASE = Lease(
+    WebhookEvent,
+    held=WebhookEvent.Status.PROCESSING,
+    stamp="claimed_at",
+    seconds=SWEEP_PROCESSING_AFTER.total_seconds(),
+)
 # A backfill writes its progress after every page; one silent this long lost its worker.
 BACKFILL_STALE_AFTER = timedelta(minutes=15)
 # LINE redelivers for hours, not months: older events only fill the table.
@@ -594,8 +604,6 @@ def _fallback_event_id(raw: object) -> str:
 
 
 def _enqueue_processing(webhook_event_ids: list[str]) -> None:
-    from connections.tasks import process_webhook_events
-
     ids = list(
         WebhookEvent.objects.filter(
             webhook_event_id__in=webhook_event_ids, status=WebhookEvent.Status.PENDING
@@ -604,7 +612,7 @@ def _enqueue_processing(webhook_event_ids: list[str]) -> None:
     if not ids:
         return
     try:
-        process_webhook_events.delay(ids)
+        enqueue(PROCESS_WEBHOOK_EVENTS, ids)
     except Exception:
         # The events are stored: answer LINE 200 all the same; the sweeper enqueues them.
         logger.exception("could not enqueue webhook events %s; the sweeper will", ids)
@@ -615,9 +623,7 @@ def webhook_events_process(*, event_ids: list[int]) -> int:
     done = 0
     ordered = WebhookEvent.objects.filter(pk__in=event_ids).order_by("event_time", "pk")
     for pk in ordered.values_list("pk", flat=True):
-        claimed = WebhookEvent.objects.filter(pk=pk, status=WebhookEvent.Status.PENDING).update(
-            status=WebhookEvent.Status.PROCESSING, claimed_at=timezone.now()
-        )
+        claimed = WEBHOOK_EVENT_LEASE.claim({"pk": pk, "status": WebhookEvent.Status.PENDING})
         if claimed:
             webhook_event_process(
                 event=WebhookEvent.objects.select_related("connection").get(pk=pk)
@@ -696,18 +702,14 @@ def _profile_or_none(connection: Connection, user_id: str) -> Profile | None:
 def webhook_events_sweep() -> int:
     """Re-queue events whose enqueue or worker was lost; returns how many."""
     now = timezone.now()
-    WebhookEvent.objects.filter(
-        status=WebhookEvent.Status.PROCESSING, claimed_at__lt=now - SWEEP_PROCESSING_AFTER
-    ).update(status=WebhookEvent.Status.PENDING)
+    WEBHOOK_EVENT_LEASE.sweep({"status": WebhookEvent.Status.PENDING})
     ids = list(
         WebhookEvent.objects.filter(
             status=WebhookEvent.Status.PENDING, received_at__lt=now - SWEEP_PENDING_AFTER
         ).values_list("pk", flat=True)[:1000]
     )
     if ids:
-        from connections.tasks import process_webhook_events
-
-        process_webhook_events.delay(ids)
+        enqueue(PROCESS_WEBHOOK_EVENTS, ids)
     return len(ids)
 
 
