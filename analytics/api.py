@@ -2,7 +2,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema
 
-from analytics import selectors, services
+from analytics import presentation, selectors, services
 from analytics.exports import csv_response
 from analytics.views import filter_error_detail, filter_errors, log_filters
 from campaigns.models import Campaign
@@ -75,7 +75,7 @@ class CampaignReportOut(Schema):
 
 
 def _labelled(row: dict) -> dict:
-    return {**row, "reason_label": selectors.reason_label(row["reason"])}
+    return {**row, "reason_label": presentation.reason_label(row["reason"])}
 
 
 def _iso(value) -> str | None:

@@ -3,7 +3,7 @@ import datetime as dt
 from django import forms
 from django.utils import timezone
 
-from analytics.selectors import REASON_LABELS
+from analytics.presentation import REASON_LABELS
 from campaigns.models import Delivery
 from kit.forms import BootstrapForm
 

@@ -1,15 +1,15 @@
-"""Reads behind every analytics page, the JSON report and the CSV export.
+"""Reads behind every analytics page, the JSON report and the CSV export: figures only, and no
+writes (docs/design.md §3.1). Labels and chart series are in `analytics.presentation`.
 
 Headline figures are the campaign counters (a cache of the delivery rows that the engine keeps
 exact). Grouped figures (failure breakdown, skip reasons, timeline) are counted over the
-delivery rows; for a settled campaign they are counted once and kept in `CampaignReport`, so a
-report page never scans a campaign's rows again. Per-day figures are in the viewer's time zone
-(the active one), so they are derived from the timeline when shown, not kept.
+delivery rows; for a settled campaign the task `analytics.materialize_reports` keeps them in
+`CampaignReport`, so a report page does not scan a campaign's rows again. Per-day figures are in
+the viewer's time zone (the active one), so they are derived from the timeline when shown.
 """
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -27,60 +27,10 @@ from kit.cache import cache_get, cache_get_or_compute, cache_set
 
 UTC = dt.UTC
 
-REASON_LABELS = {
-    "frequency_cap": "Frequency cap reached",
-    "opted_out": "Opted out",
-    "unfollowed": "Unfollowed (blocked the account)",
-    "cancelled": "Cancelled before sending",
-    "invalid_request": "Invalid request (400)",
-    "rate_limit": "Rate limit (429), retries ran out",
-    "server_error": "LINE server error (5xx), retries ran out",
-    "timeout": "Timed out, retries ran out",
-    "connection_error": "Connection error, retries ran out",
-    "personalization": "Personalization failed (placeholder with no value)",
-    "personalization_limit": "Personalization hit a template limit (loops, size or time)",
-    "unknown_outcome": "Outcome unknown (retry key older than 24 h)",
-    "auth": "Channel access token refused (401)",
-    "forbidden": "Not allowed for this channel (403)",
-    "monthly_limit": "Monthly message limit reached (429)",
-    "not_found": "Recipient not found (404)",
-    "too_large": "Request too large (413)",
-    "expired": "Send-by time passed before sending",
-}
-
-# docs/design.md §3: the definitions the seed platforms use, shown on hover next to each figure.
-DEFINITIONS = {
-    "attempted": (
-        "Recipients we tried to send to: not those skipped (frequency cap, opted out, "
-        "unfollowed) nor those a cancel or the send-by time left unsent. Attempted = "
-        "Successfully sent + Failed."
-    ),
-    "sent": (
-        "LINE accepted the request (HTTP 2xx, or 409 'retry key already accepted'). LINE's "
-        "200 means it accepted the message; it does not prove the phone showed it."
-    ),
-    "failed": (
-        "LINE refused the message (4xx other than 409 and rate-limit 429), retries ran out, "
-        "or personalization failed (a placeholder with no value and no default)."
-    ),
-    "skipped": (
-        "Not sent on purpose, counted apart from Attempted: frequency cap, opted out or unfollowed."
-    ),
-    "not_sent": (
-        "Never tried: the campaign was cancelled, or its send-by time passed, before these "
-        "recipients' turn. Not part of Attempted, and not skipped on purpose."
-    ),
-}
-
 # Timeline resolution: per second up to 15 minutes of sending, per minute up to 2 days.
 BUCKETS = ((15 * 60, 1, "second"), (2 * 86400, 60, "minute"), (None, 3600, "hour"))
-MAX_FILLED_POINTS = 3000
 RATE_WINDOW_S = 30
 LIVE_COUNT_TTL_S = 10
-
-
-def reason_label(code: str) -> str:
-    return REASON_LABELS.get(code, code or "—")
 
 
 @dataclass
@@ -180,9 +130,7 @@ def _report_from(campaign: Campaign, data: dict, **extra) -> Report:
     for f in report.failures:
         if f["reason"] not in RETRYABLE_REASONS:
             permanent[f["reason"]] += f["count"]
-    report.permanent = [
-        {"reason": r, "label": reason_label(r), "count": n} for r, n in permanent.most_common()
-    ]
+    report.permanent = [{"reason": r, "count": n} for r, n in permanent.most_common()]
     return report
 
 
@@ -201,9 +149,7 @@ def snapshot_is_current(snapshot: CampaignReport | None, campaign: Campaign) -> 
 
 
 def campaign_report(*, campaign: Campaign, snapshot: CampaignReport | None = None) -> Report:
-    """The report of one campaign: kept figures when settled, counted live otherwise."""
-    from analytics.services import campaign_report_materialize
-
+    """The report of one campaign: kept figures when they are current, counted otherwise."""
     if snapshot is None:
         snapshot = CampaignReport.objects.filter(campaign=campaign).first()
     if snapshot_is_current(snapshot, campaign):
@@ -211,10 +157,9 @@ def campaign_report(*, campaign: Campaign, snapshot: CampaignReport | None = Non
             campaign, _snapshot_data(snapshot), computed_at=snapshot.computed_at, settled=True
         )
     if campaign_is_settled(campaign):
-        # Counted once, then kept: a settled campaign's rows do not change any more.
-        snapshot = campaign_report_materialize(campaign=campaign)
+        # Its rows do not change any more: counted now, kept by `analytics.materialize_reports`.
         return _report_from(
-            campaign, _snapshot_data(snapshot), computed_at=snapshot.computed_at, settled=True
+            campaign, report_count(campaign), computed_at=timezone.now(), settled=True
         )
     # A sending campaign's rows change every second: count them at most every few seconds,
     # however many analysts have the page open (the headline counters stay live).
@@ -224,26 +169,6 @@ def campaign_report(*, campaign: Campaign, snapshot: CampaignReport | None = Non
         LIVE_COUNT_TTL_S,
     )
     return _report_from(campaign, counted["data"], computed_at=counted["at"])
-
-
-def timeline_points(report: Report) -> dict:
-    """Chart data: bucket starts and accepted counts, empty buckets filled with zeros."""
-    counts = {t: n for t, n in report.timeline}
-    if not counts:
-        return {"bucket_seconds": report.bucket_seconds, "labels": [], "values": []}
-    first = dt.datetime.fromisoformat(min(counts))
-    last = dt.datetime.fromisoformat(max(counts))
-    step = dt.timedelta(seconds=report.bucket_seconds)
-    span = int((last - first) / step) + 1
-    if span > MAX_FILLED_POINTS:
-        labels = sorted(counts)
-    else:
-        labels = [(first + i * step).isoformat() for i in range(span)]
-    return {
-        "bucket_seconds": report.bucket_seconds,
-        "labels": labels,
-        "values": [counts.get(t, 0) for t in labels],
-    }
 
 
 def accepted_per_day(report: Report, tz: dt.tzinfo) -> dict[str, int]:
@@ -432,10 +357,7 @@ def overview(*, start: dt.date, end: dt.date) -> dict:
             totals[key] += value
         daily.update(accepted_per_day(report, tz))
         for f in report.failures:
-            entry = reasons.setdefault(
-                f["reason"],
-                {"reason": f["reason"], "label": reason_label(f["reason"]), "count": 0, "by": {}},
-            )
+            entry = reasons.setdefault(f["reason"], {"reason": f["reason"], "count": 0, "by": {}})
             entry["count"] += f["count"]
             entry["by"][report.campaign] = entry["by"].get(report.campaign, 0) + f["count"]
     today = timezone.localdate()
@@ -449,20 +371,11 @@ def overview(*, start: dt.date, end: dt.date) -> dict:
         "time_zone": timezone.get_current_timezone_name(),
         "totals": totals,
         "reports": reports,
-        "daily": _every_day(daily),
+        "daily": dict(daily),
         "top_reasons": top,
         "quota": quota,
-        "quota_chart": quota_chart(quota, today=today),
+        "today": today,
     }
-
-
-def _every_day(daily: Counter[str]) -> dict[str, int]:
-    """Per-day counts with the days in between at zero, so the chart's gaps are real."""
-    if not daily:
-        return {}
-    first, last = dt.date.fromisoformat(min(daily)), dt.date.fromisoformat(max(daily))
-    days = (first + dt.timedelta(days=i) for i in range((last - first).days + 1))
-    return {d.isoformat(): daily.get(d.isoformat(), 0) for d in days}
 
 
 def quota_use(*, today: dt.date) -> list[dict]:
@@ -493,42 +406,3 @@ def quota_use(*, today: dt.date) -> list[dict]:
         }
         for connection in Connection.objects.order_by("name")
     ]
-
-
-def quota_chart(quota: list[dict], *, today: dt.date) -> dict:
-    """Chart data: every day of the month; per connection, the messages accepted up to each day
-    (cumulative, none after today) and its monthly limit when known."""
-    first = today.replace(day=1)
-    length = calendar.monthrange(first.year, first.month)[1]
-    days = [first + dt.timedelta(days=i) for i in range(length)]
-    connections = []
-    for q in quota:
-        total, cumulative = 0, []
-        for day in days:
-            total += q["per_day"].get(day.isoformat(), 0)
-            cumulative.append(total if day <= today else None)
-        connections.append(
-            {"name": q["connection"].name, "cumulative": cumulative, "limit": q["quota_limit"]}
-        )
-    return {"labels": [d.isoformat() for d in days], "connections": connections}
-
-
-def open_retry(campaign: Campaign) -> Campaign | None:
-    """The retry campaign of `campaign` that is not cancelled or expired, if any: while it
-    exists, no other retry can be made."""
-    return (
-        campaign.retries.exclude(status__in=(Campaign.Status.CANCELLED, Campaign.Status.EXPIRED))
-        .order_by("id")
-        .first()
-    )
-
-
-def retryable_failures(campaign: Campaign) -> QuerySet[Delivery]:
-    """The failed rows a retry campaign of `campaign` sends to again (contacts since deleted are
-    left out); the engine's retry audience is the same rows."""
-    return Delivery.objects.filter(
-        campaign=campaign,
-        status=Delivery.Status.FAILED,
-        reason__in=RETRYABLE_REASONS,
-        contact__isnull=False,
-    )

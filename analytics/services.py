@@ -1,5 +1,6 @@
-"""Writes of the analytics app: kept report figures, retries of failed recipients, LINE
-statistics. Analytics never writes deliveries."""
+"""Writes of the analytics app, run by its tasks (and the export's audit entry): kept report
+figures, LINE statistics. Analytics never writes deliveries or campaigns; "retry failed" is
+`campaigns.services.campaign_retry_failed`."""
 
 from __future__ import annotations
 
@@ -7,14 +8,13 @@ import datetime as dt
 import logging
 import zoneinfo
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from analytics import selectors
 from analytics.models import CampaignInsight, CampaignReport, InsightCall
-from campaigns.models import RETRYABLE_REASONS, Campaign, Delivery
+from campaigns.models import Campaign
 from connections.line import line_call
 from connections.models import Connection
 from kit.services import audit_record
@@ -57,57 +57,6 @@ def campaign_reports_materialize_due() -> int:
             campaign_report_materialize(campaign=campaign)
             done += 1
     return done
-
-
-# Retry failed -----------------------------------------------------------------------------
-
-
-def campaign_retry_failed(*, campaign: Campaign, user) -> Campaign:
-    """A new draft campaign, linked to `campaign`, to the recipients whose failure a retry can
-    fix. Permanent failures (invalid request, not found, ...) are left out."""
-    from campaigns.services import CampaignError, campaign_create
-
-    if campaign.status != Campaign.Status.COMPLETED:
-        raise ValidationError("Only a completed campaign can retry its failed recipients.")
-    open_retry = selectors.open_retry(campaign)
-    if open_retry is not None:
-        raise ValidationError(
-            f"This campaign already has a retry campaign: “{open_retry.name}” (#{open_retry.pk})."
-        )
-    failed = Delivery.objects.filter(campaign=campaign, status=Delivery.Status.FAILED)
-    retryable = selectors.retryable_failures(campaign).count()
-    if not retryable:
-        raise ValidationError("No recipient failed for a reason that a retry can fix.")
-    permanent = failed.exclude(reason__in=RETRYABLE_REASONS).count()
-    with transaction.atomic():
-        try:
-            # The audience is a query over this campaign's failed rows, run at launch: no list
-            # of ids to store, however many failed.
-            retry = campaign_create(
-                user=user,
-                name=f"{campaign.name} — retry of failed"[:200],
-                connection=campaign.connection,
-                audience_type=Campaign.Audience.RETRY,
-                parent=campaign,
-                template=campaign.template,
-                messages=campaign.messages,
-                schedule_timezone=campaign.schedule_timezone,
-                notification_disabled=campaign.notification_disabled,
-                frequency_cap_enabled=campaign.frequency_cap_enabled,
-            )
-        except CampaignError as exc:
-            raise ValidationError(exc.message) from exc
-        audit_record(
-            actor=user,
-            action="campaign.retry_failed",
-            target=retry,
-            details={
-                "parent": campaign.pk,
-                "recipients": retryable,
-                "permanent_failures_excluded": permanent,
-            },
-        )
-    return retry
 
 
 def delivery_export_record(*, campaign: Campaign, user, filters: dict) -> None:

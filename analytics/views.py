@@ -1,13 +1,14 @@
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from analytics import selectors, services
+from analytics import presentation, selectors, services
 from analytics.exports import csv_response
 from analytics.forms import DateRangeForm, DeliveryFilterForm
 from campaigns.models import Campaign
+from campaigns.selectors import campaign_open_retry, retryable_failures
+from campaigns.services import CampaignError, campaign_retry_failed
 from kit.roles import ADMIN, READERS, WRITERS, has_role, role_required
 
 
@@ -59,8 +60,9 @@ def overview(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "link_connections": has_role(request.user, ADMIN),
-        "definitions": selectors.DEFINITIONS,
+        "definitions": presentation.DEFINITIONS,
         **data,
+        **presentation.overview_charts(data),
     }
     return render(request, "analytics/overview.html", context)
 
@@ -69,7 +71,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 def campaign_report(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = _campaign(pk)
     report = selectors.campaign_report(campaign=campaign)
-    open_retry = selectors.open_retry(campaign)
+    open_retry = campaign_open_retry(campaign=campaign)
     retryable_now = (
         campaign.status == Campaign.Status.COMPLETED and report.retryable > 0 and open_retry is None
     )
@@ -78,9 +80,9 @@ def campaign_report(request: HttpRequest, pk: int) -> HttpResponse:
         "campaign": campaign,
         "report": report,
         "progress": selectors.progress(campaign),
-        "timeline": selectors.timeline_points(report),
+        "timeline": presentation.timeline_points(report),
         "insight": selectors.campaign_insight(campaign),
-        "definitions": selectors.DEFINITIONS,
+        "definitions": presentation.DEFINITIONS,
         "retries": list(campaign.retries.order_by("id")),
         "open_retry": open_retry,
         "can_retry": retryable_now and may_retry,
@@ -96,7 +98,7 @@ def campaign_progress(request: HttpRequest, pk: int) -> HttpResponse:
     if request.GET.get("live") and not progress["live"]:
         # Finished since the page was loaded: reload it for the final breakdown and chart.
         return HttpResponse(headers={"HX-Refresh": "true"})
-    context = {"campaign": campaign, "progress": progress, "definitions": selectors.DEFINITIONS}
+    context = {"campaign": campaign, "progress": progress, "definitions": presentation.DEFINITIONS}
     return render(request, "analytics/_progress.html", context)
 
 
@@ -117,7 +119,7 @@ def delivery_log(request: HttpRequest, pk: int) -> HttpResponse:
         "rows": rows,
         "after": after,
         "next_after": next_after,
-        "reason_labels": selectors.REASON_LABELS,
+        "reason_labels": presentation.REASON_LABELS,
     }
     return render(request, "analytics/delivery_log.html", context)
 
@@ -142,11 +144,11 @@ def delivery_export(request: HttpRequest, pk: int) -> HttpResponse:
 def campaign_retry(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = _campaign(pk)
     try:
-        retry = services.campaign_retry_failed(campaign=campaign, user=request.user)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        retry = campaign_retry_failed(campaign=campaign, user=request.user)
+    except CampaignError as exc:
+        messages.error(request, exc.message)
         return redirect("analytics_campaign_report", pk=campaign.pk)
-    count = selectors.retryable_failures(campaign).count()
+    count = retryable_failures(campaign=campaign).count()
     messages.success(
         request,
         f"Draft “{retry.name}” created for the {count:,} recipients whose failure a retry can "

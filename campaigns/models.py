@@ -137,6 +137,16 @@ class Campaign(models.Model):
         return self.attempted + self.skipped + self.not_sent
 
 
+class DeliveryQuerySet(models.QuerySet):
+    def retryable_failures(self) -> "DeliveryQuerySet":
+        """The failed rows a retry campaign sends to again: failed for a reason a new attempt can
+        fix, contact not deleted since. The one definition, for the engine's retry audience and
+        the retry offer alike (docs/design.md §3)."""
+        return self.filter(
+            status=Delivery.Status.FAILED, reason__in=RETRYABLE_REASONS, contact__isnull=False
+        )
+
+
 class Delivery(models.Model):
     """One recipient of one campaign: the ledger every campaign figure is counted from."""
 
@@ -181,6 +191,8 @@ class Delivery(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     first_attempt_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DeliveryQuerySet.as_manager()
 
     class Meta:
         constraints = [

@@ -257,3 +257,15 @@ def campaign_deliveries(*, campaign: Campaign, status: str = "") -> QuerySet[Del
     if status:
         qs = qs.filter(status=status)
     return qs
+
+
+def retryable_failures(*, campaign: Campaign) -> QuerySet[Delivery]:
+    """The rows a retry campaign of `campaign` sends to again: the engine's retry audience
+    (`DeliveryQuerySet.retryable_failures`, docs/design.md §3)."""
+    return Delivery.objects.filter(campaign=campaign).retryable_failures()
+
+
+def campaign_open_retry(*, campaign: Campaign) -> Campaign | None:
+    """The retry campaign of `campaign` that is not cancelled or expired, if any: while it
+    exists, no other retry can be made."""
+    return campaign.retries.exclude(status__in=STOPPED).order_by("id").first()

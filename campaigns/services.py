@@ -13,7 +13,14 @@ from audiences.models import Contact, Segment
 from campaigns.engine import lifecycle
 from campaigns.engine.snapshot import campaign_recount, frequency_cap, send_mode
 from campaigns.enqueue import enqueue_start
-from campaigns.models import Campaign, DeliveryBatch, FrequencyCap, MessageTemplate
+from campaigns.models import (
+    RETRYABLE_REASONS,
+    Campaign,
+    Delivery,
+    DeliveryBatch,
+    FrequencyCap,
+    MessageTemplate,
+)
 from campaigns.personalization import (
     CompiledMessages,
     PersonalizationError,
@@ -23,7 +30,7 @@ from campaigns.personalization import (
     compile_messages,
     contact_context,
 )
-from campaigns.selectors import campaign_review
+from campaigns.selectors import campaign_open_retry, campaign_review, retryable_failures
 from connections.line import line_call
 from connections.models import Connection
 from kit.services import audit_record
@@ -47,6 +54,7 @@ __all__ = [
     "campaign_pause",
     "campaign_recount",
     "campaign_resume",
+    "campaign_retry_failed",
     "campaign_test_send",
     "campaign_update",
     "campaigns_start_due",
@@ -385,6 +393,52 @@ def campaign_copy(*, campaign: Campaign, user) -> Campaign:
     )
     audit_record(actor=user, action="campaign.copy", target=copy, details={"from": campaign.pk})
     return copy
+
+
+def campaign_retry_failed(*, campaign: Campaign, user) -> Campaign:
+    """A new draft campaign, linked to `campaign`, to the recipients whose failure a retry can
+    fix. Permanent failures (invalid request, not found, ...) are left out."""
+    if campaign.status != Campaign.Status.COMPLETED:
+        raise CampaignError("Only a completed campaign can retry its failed recipients.")
+    open_retry = campaign_open_retry(campaign=campaign)
+    if open_retry is not None:
+        raise CampaignError(
+            f"This campaign already has a retry campaign: “{open_retry.name}” (#{open_retry.pk})."
+        )
+    retryable = retryable_failures(campaign=campaign).count()
+    if not retryable:
+        raise CampaignError("No recipient failed for a reason that a retry can fix.")
+    permanent = (
+        Delivery.objects.filter(campaign=campaign, status=Delivery.Status.FAILED)
+        .exclude(reason__in=RETRYABLE_REASONS)
+        .count()
+    )
+    with transaction.atomic():
+        # The audience is a query over this campaign's failed rows, run at launch: no list of
+        # ids to store, however many failed.
+        retry = campaign_create(
+            user=user,
+            name=f"{campaign.name} — retry of failed"[:200],
+            connection=campaign.connection,
+            audience_type=Campaign.Audience.RETRY,
+            parent=campaign,
+            template=campaign.template,
+            messages=campaign.messages,
+            schedule_timezone=campaign.schedule_timezone,
+            notification_disabled=campaign.notification_disabled,
+            frequency_cap_enabled=campaign.frequency_cap_enabled,
+        )
+        audit_record(
+            actor=user,
+            action="campaign.retry_failed",
+            target=retry,
+            details={
+                "parent": campaign.pk,
+                "recipients": retryable,
+                "permanent_failures_excluded": permanent,
+            },
+        )
+    return retry
 
 
 def campaign_test_send(

@@ -3,7 +3,7 @@ from urllib.parse import urlencode
 from django import template
 from django.urls import reverse
 
-from analytics.selectors import reason_label as _reason_label
+from analytics.presentation import reason_label as _reason_label
 
 register = template.Library()
 

@@ -7,7 +7,8 @@ it never writes a million rows into a working database and never shares Django s
 other scenarios. The child seeds the rows with one INSERT ... SELECT, lets the analytics beat
 task keep the settled campaign's figures (as it does within a minute of completion), then
 times the page through Django's test client: `ms` is the median of warm requests;
-`first_view_ms` is one request that finds no kept figures and counts them itself.
+`first_view_ms` is one request that finds no kept figures and counts them itself (a read
+never keeps them: only the task does).
 """
 
 from __future__ import annotations

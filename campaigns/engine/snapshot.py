@@ -35,7 +35,6 @@ from django.utils import timezone
 from audiences.models import Contact
 from campaigns.engine.config import option
 from campaigns.models import (
-    RETRYABLE_REASONS,
     Campaign,
     Delivery,
     DeliveryBatch,
@@ -69,12 +68,7 @@ def audience_contacts(campaign: Campaign) -> QuerySet[Contact]:
     if campaign.audience_type == Campaign.Audience.ALL_FOLLOWING:
         return Contact.objects.filter(reachable, follow_status=Contact.FollowStatus.FOLLOWING)
     if campaign.audience_type == Campaign.Audience.RETRY:
-        failed = Delivery.objects.filter(
-            campaign_id=campaign.parent_id,
-            status=Delivery.Status.FAILED,
-            reason__in=RETRYABLE_REASONS,
-            contact__isnull=False,
-        )
+        failed = Delivery.objects.filter(campaign_id=campaign.parent_id).retryable_failures()
         return Contact.objects.filter(pk__in=failed.values("contact_id"))
     return Contact.objects.filter(line_id__in=campaign.explicit_ids or [])
 

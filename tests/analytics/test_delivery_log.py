@@ -6,7 +6,7 @@ from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from analytics import selectors
+from analytics import presentation
 from analytics.forms import DeliveryFilterForm
 from campaigns.models import Delivery
 from tests.analytics import factories
@@ -106,7 +106,7 @@ def _reasons_the_engine_writes() -> set[str]:
 
 def test_every_reason_the_engine_writes_has_a_label_and_a_filter():
     codes = _reasons_the_engine_writes()
-    assert codes <= set(selectors.REASON_LABELS)
+    assert codes <= set(presentation.REASON_LABELS)
     assert codes <= {value for value, _ in DeliveryFilterForm.base_fields["reason"].choices}
 
 

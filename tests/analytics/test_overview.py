@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from analytics import selectors
+from analytics import presentation, selectors
 from campaigns.models import Campaign
 from tests.analytics import factories
 from tests.analytics.pages import overview_totals
@@ -175,7 +175,7 @@ def test_quota_chart_adds_up_each_connections_days_with_its_limit(db):
     sent_on(other, 10, 4)
 
     quota = selectors.quota_use(today=month_end)
-    chart = selectors.quota_chart(quota, today=month_end)
+    chart = presentation.quota_chart(quota, today=month_end)
 
     assert chart["labels"][0] == month_end.replace(day=1).isoformat()
     assert chart["labels"][-1] == month_end.isoformat()
@@ -187,7 +187,7 @@ def test_quota_chart_adds_up_each_connections_days_with_its_limit(db):
         assert lines[name]["cumulative"][-1] == by_name[name]["sent_this_month"]
     assert (lines["Main"]["limit"], lines["Other"]["limit"]) == (None, 500)
 
-    mid_month = selectors.quota_chart(quota, today=month_end.replace(day=15))
+    mid_month = presentation.quota_chart(quota, today=month_end.replace(day=15))
     main_line = mid_month["connections"][0]["cumulative"]
     assert main_line[14] == 17 and set(main_line[15:]) == {None}
 
