@@ -287,10 +287,12 @@ class Inspector:
                 self.state.remember_reply_token(token, chat_id)
             else:
                 token = event["replyToken"] = self.state.issue_reply_token(chat_id)
-        self.state.remember_inbound(
-            chat_id, {"event": chat.event_summary(event), "received_at": time.time(),
-                      "reply_token": token}  # fmt: skip
-        )
+        entry = {
+            "event": chat.event_summary(event),
+            "received_at": time.time(),
+            "reply_token": token,
+        }
+        self.state.remember_inbound(chat_id, entry)
 
     async def webhook_form(self, raw: bytes) -> Reply:
         """The page's form: one event of a chosen type, then back to the page with the

@@ -234,8 +234,8 @@ class State:
         received_at: float | None = None,
     ) -> None:
         """Keeps one accepted request: its deliveries, its retry key and, with --ledger, a line
-        in the ledger file. `via` is the API that carried it (push, multicast, reply or broadcast); a reply does not
-        count against the monthly quota."""
+        in the ledger file. `via` is the API that carried it (push, multicast, reply or
+        broadcast); a reply does not count against the monthly quota."""
         if received_at is None:
             received_at = time.time()
             if self._ledger is not None:
