@@ -44,9 +44,9 @@ from audiences.services import (
     segment_delete,
     segment_update,
 )
-from linecampaigns import input_guard
-from linecampaigns.pages import paginate, render_page
-from linecampaigns.roles import READERS, WRITERS, has_role, role_required
+from kit import input_guard
+from kit.pages import paginate, render_page
+from kit.roles import READERS, WRITERS, has_role, role_required
 
 
 def _can_write(request: HttpRequest) -> bool:

@@ -3,7 +3,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 
-from linecampaigns.crypto import EncryptedTextField, mask
+from kit.crypto import EncryptedTextField, mask
 
 
 def _webhook_slug() -> str:
