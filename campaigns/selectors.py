@@ -11,6 +11,7 @@ from django.utils import timezone
 from audiences.models import Contact
 from audiences.rules import RuleError
 from campaigns.engine.config import option
+from campaigns.engine.lease import BATCH_LEASE
 from campaigns.engine.snapshot import (
     audience_contacts,
     frequency_cap,
@@ -20,7 +21,7 @@ from campaigns.engine.snapshot import (
     with_skip_reason,
 )
 from campaigns.models import FIGURES, Campaign, Delivery, DeliveryBatch
-from campaigns.personalization import TemplateSyntaxProblem, compile_messages
+from campaigns.personalization import CompiledMessages, TemplateSyntaxProblem, compile_messages
 from connections.line import line_call
 from connections.models import Connection
 from lineapi import LINE_ID_RE, LineApiError
@@ -54,17 +55,25 @@ def quota_check(*, connection: Connection, needed: int) -> dict:
     }
 
 
-def campaign_review(*, campaign: Campaign, messages: list[dict] | None = None) -> dict:
+def campaign_review(
+    *,
+    campaign: Campaign,
+    messages: list[dict] | None = None,
+    compiled: CompiledMessages | None = None,
+    mode: str | None = None,
+) -> dict:
     """What a launch would do, before anything is sent. `expected_recipients` is everyone the
     snapshot will attempt, so the report's Attempted equals it if nothing changes in between;
-    `will_fail` of them lack a placeholder's value (no default) and will count as Failed."""
+    `will_fail` of them lack a placeholder's value (no default) and will count as Failed. A
+    launch passes the messages it compiled and the send mode it validated (`compiled`, `mode`)."""
     if messages is None:
         messages = campaign.messages or (campaign.template.messages if campaign.template_id else [])
     problems: list[str] = []
     required: set[str] = set()
     personalized = False
     try:
-        compiled = compile_messages(messages or [])
+        if compiled is None:
+            compiled = compile_messages(messages or [])
         personalized, required = compiled.is_personalized, compiled.required_variables()
     except TemplateSyntaxProblem as exc:
         problems.append(f"{exc.property}: Liquid syntax: {exc.message}")
@@ -98,7 +107,7 @@ def campaign_review(*, campaign: Campaign, messages: list[dict] | None = None) -
         "skipped": skipped,
         "missing_variables": sorted(required),
         "quota": quota,
-        "send_mode": send_mode(campaign, personalized=personalized),
+        "send_mode": mode or send_mode(campaign, personalized=personalized),
         "problems": problems,
     }
 
@@ -205,8 +214,7 @@ def campaign_recovery(*, campaign: Campaign) -> str:
         return ""
     now = timezone.now()
     batches = DeliveryBatch.objects.filter(campaign=campaign)
-    missed = datetime.timedelta(seconds=2 * option("CAMPAIGN_HEARTBEAT_SECONDS"))
-    lost = batches.filter(status=DeliveryBatch.Status.SENDING, claimed_at__lt=now - missed)
+    lost = BATCH_LEASE.expired(batches, seconds=2 * option("CAMPAIGN_HEARTBEAT_SECONDS"))
     last_beat = lost.aggregate(t=Min("claimed_at"))["t"]
     if last_beat is not None:
         return f"stalled — recovering (worker lost {_seconds(now - last_beat)} ago)"

@@ -12,8 +12,10 @@ from django.utils import timezone
 from audiences.models import Contact, Segment
 from campaigns.engine import lifecycle
 from campaigns.engine.snapshot import campaign_recount, frequency_cap, send_mode
+from campaigns.enqueue import enqueue_start
 from campaigns.models import Campaign, DeliveryBatch, FrequencyCap, MessageTemplate
 from campaigns.personalization import (
+    CompiledMessages,
     PersonalizationError,
     TemplateSyntaxProblem,
     TemplateTooCostly,
@@ -21,6 +23,7 @@ from campaigns.personalization import (
     compile_messages,
     contact_context,
 )
+from campaigns.selectors import campaign_review
 from connections.line import line_call
 from connections.models import Connection
 from kit.services import audit_record
@@ -75,9 +78,12 @@ class CampaignError(ValueError):
 
 
 class LaunchBlocked(Exception):
-    def __init__(self, reasons: list[str]) -> None:
+    """`review` is the launch's review when it got that far: the page shows it as it is, without
+    asking LINE for the quota again."""
+
+    def __init__(self, reasons: list[str], review: dict | None = None) -> None:
         super().__init__("; ".join(reasons))
-        self.reasons = reasons
+        self.reasons, self.review = reasons, review
 
 
 def _messages_of(campaign: Campaign) -> list[dict]:
@@ -88,20 +94,26 @@ def _messages_of(campaign: Campaign) -> list[dict]:
 
 def messages_problems(messages: Any) -> list[str]:
     """LINE's rules and Liquid syntax, as readable sentences with the property path."""
+    return _messages_checked(messages)[0]
+
+
+def _messages_checked(messages: Any) -> tuple[list[str], CompiledMessages | None]:
+    """The problems, and the compiled messages when their Liquid is sound."""
     if isinstance(messages, list) and len(messages) > MAX_MESSAGES:
-        return [TOO_MANY_MESSAGES]
+        return [TOO_MANY_MESSAGES], None
     if not isinstance(messages, list) or not messages:
-        return [f"Add between 1 and {MAX_MESSAGES} messages."]
+        return [f"Add between 1 and {MAX_MESSAGES} messages."], None
     problems = [
         f"{p.get('property') or 'messages'}: {p['message']}" for p in validate_messages(messages)
     ]
+    compiled = None
     try:
-        check_messages(messages)
+        compiled = check_messages(messages)
     except TemplateSyntaxProblem as exc:
         problems.append(f"{exc.property}: Liquid syntax: {exc.message}")
     except TemplateTooCostly as exc:
         problems.append(str(exc))
-    return problems
+    return problems, compiled
 
 
 def _validate(campaign: Campaign) -> None:
@@ -218,23 +230,22 @@ def campaign_update(*, campaign: Campaign, user, **fields: Any) -> Campaign:
     return campaign
 
 
-def _launch_problems(campaign: Campaign, messages: list[dict]) -> list[str]:
-    from campaigns.selectors import campaign_review
-
+def _launch_checks(campaign: Campaign, messages: list[dict]) -> tuple[list[str], dict | None]:
+    """The launch's problems, and its review once it got that far. The messages are compiled
+    once, and the review reuses them and the send mode LINE validated."""
     connection = campaign.connection
     if connection.status != Connection.Status.ACTIVE:
-        return [f"The connection “{connection}” is not active: verify it first."]
-    problems = messages_problems(messages)
-    if problems:
-        return problems
-    compiled = compile_messages(messages)
+        return [f"The connection “{connection}” is not active: verify it first."], None
+    problems, compiled = _messages_checked(messages)
+    if problems or compiled is None:
+        return problems, None
     kind = send_mode(campaign, personalized=compiled.is_personalized)
     try:
         line_call(connection, lambda c: c.validate(kind=kind, messages=messages))
     except LineApiError as exc:
-        return [f"LINE rejected the messages: {exc}"]
-    review = campaign_review(campaign=campaign, messages=messages)
-    return review["problems"]
+        return [f"LINE rejected the messages: {exc}"], None
+    review = campaign_review(campaign=campaign, messages=messages, compiled=compiled, mode=kind)
+    return review["problems"], review
 
 
 # LINE accepts at most this many aggregation unit names per channel in a month (docs/design.md §6).
@@ -256,12 +267,12 @@ def campaign_launch(*, campaign: Campaign, user) -> Campaign:
     if campaign.status != Campaign.Status.DRAFT:
         raise LaunchBlocked([f"Only drafts can be launched; this one is {campaign.status}."])
     messages = _messages_of(campaign)
-    problems = _launch_problems(campaign, messages)
+    problems, review = _launch_checks(campaign, messages)
     if problems:
-        raise LaunchBlocked(problems)
+        raise LaunchBlocked(problems, review)
     now = timezone.now()
     if campaign.send_by and campaign.send_by <= now:
-        raise LaunchBlocked(["The send-by deadline has already passed."])
+        raise LaunchBlocked(["The send-by deadline has already passed."], review)
     scheduled = bool(campaign.scheduled_at and campaign.scheduled_at > now)
     status = Campaign.Status.SCHEDULED if scheduled else Campaign.Status.SENDING
     unit = _aggregation_unit(campaign, now)
@@ -270,7 +281,7 @@ def campaign_launch(*, campaign: Campaign, user) -> Campaign:
             status=status, messages=messages, aggregation_unit=unit, launched_at=now
         )
         if not launched:
-            raise LaunchBlocked(["The campaign was launched meanwhile."])
+            raise LaunchBlocked(["The campaign was launched meanwhile."], review)
         audit_record(
             actor=user,
             action="campaign.launch",
@@ -284,8 +295,6 @@ def campaign_launch(*, campaign: Campaign, user) -> Campaign:
 
 
 def _enqueue_start(campaign: Campaign) -> None:
-    from campaigns.tasks import enqueue_start
-
     transaction.on_commit(lambda: enqueue_start(campaign.pk))
 
 
@@ -466,7 +475,7 @@ def campaigns_start_due() -> dict[str, int]:
     for campaign in due:
         # The launch checks again: the connection, LINE's validation and the quota may have
         # changed since the campaign was scheduled. A failed check pauses it, with the reason.
-        problems = _launch_problems(campaign, campaign.messages or _messages_of(campaign))
+        problems, _ = _launch_checks(campaign, campaign.messages or _messages_of(campaign))
         if problems:
             message = "Not started at its scheduled time: " + " ".join(problems)
             message += " Fix this, then resume it."

@@ -1,17 +1,13 @@
 """Campaign tasks: ids in, one engine call each. Queue `campaigns`, acknowledged late (every
 step is idempotent: batches are claimed with a conditional update, keys are fixed)."""
 
-import logging
-
 from celery import shared_task
-from kombu.exceptions import ChannelError, OperationalError
 
 from campaigns.engine import batches, lifecycle
+from campaigns.enqueue import QUEUE, SEND_BATCH, START_CAMPAIGN
 from campaigns.models import Campaign
+from campaigns.services import campaigns_start_due
 
-log = logging.getLogger(__name__)
-
-QUEUE = "campaigns"
 OPTIONS = {"acks_late": True, "ignore_result": True}
 
 BEAT_SCHEDULE = {
@@ -31,14 +27,14 @@ BEAT_SCHEDULE = {
 }
 
 
-@shared_task(name="campaigns.start_campaign", **OPTIONS)
+@shared_task(name=START_CAMPAIGN, **OPTIONS)
 def start_campaign(campaign_id: int) -> None:
     campaign = Campaign.objects.select_related("connection").filter(pk=campaign_id).first()
     if campaign is not None:
         lifecycle.campaign_start(campaign)
 
 
-@shared_task(name="campaigns.send_batch", **OPTIONS)
+@shared_task(name=SEND_BATCH, **OPTIONS)
 def send_batch(campaign_id: int, batch_number: int) -> None:
     batches.batch_send(campaign_id=campaign_id, number=batch_number)
 
@@ -50,43 +46,4 @@ def sweep_stale_batches() -> dict:
 
 @shared_task(name="campaigns.start_due_campaigns", **OPTIONS)
 def start_due_campaigns() -> dict:
-    from campaigns.services import campaigns_start_due
-
     return campaigns_start_due()
-
-
-def enqueue_start(campaign_id: int) -> None:
-    try:
-        start_campaign.apply_async((campaign_id,), queue=QUEUE)
-    except OperationalError as exc:
-        log.warning("campaign %s: broker unreachable (%s); the sweeper starts it", campaign_id, exc)
-
-
-def enqueue_batches(campaign_id: int, numbers: list[int]) -> None:
-    """One task per batch. The batches are already stamped as dispatched: if the broker is
-    unreachable the rest are left to the sweeper rather than each waiting out its retries."""
-    for number in numbers:
-        try:
-            send_batch.apply_async((campaign_id, number), queue=QUEUE)
-        except OperationalError as exc:
-            log.warning(
-                "campaign %s: broker unreachable (%s); the sweeper sends its batches",
-                campaign_id,
-                exc,
-            )
-            return
-
-
-def campaigns_queue_waiting() -> int | None:
-    """Messages waiting in the campaigns queue (not those a worker holds), or None when the
-    broker cannot say."""
-    from linecampaigns.celery import app
-
-    try:
-        with app.connection_for_read() as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
-            return conn.default_channel.queue_declare(queue=QUEUE, passive=True).message_count
-    except ChannelError:
-        return 0  # Redis keeps no empty list: a queue it does not know holds nothing
-    except OperationalError:
-        return None

@@ -253,10 +253,12 @@ def _error_field(form: CampaignForm, exc: Exception) -> str | None:
     return name if name in form.fields else None
 
 
-def _review_page(request: HttpRequest, campaign: Campaign, **extra) -> HttpResponse:
+def _review_page(
+    request: HttpRequest, campaign: Campaign, review: dict | None = None, **extra
+) -> HttpResponse:
     from campaigns.selectors import campaign_review
 
-    review = campaign_review(campaign=campaign)
+    review = review or campaign_review(campaign=campaign)
     messages = campaign.messages or (campaign.template.messages if campaign.template else [])
     context = {
         "preview": render_preview(messages, preview_context("")),
@@ -286,7 +288,7 @@ def campaign_launch(request: HttpRequest, campaign_id: int) -> HttpResponse:
         services.campaign_launch(campaign=campaign, user=request.user)
     except services.LaunchBlocked as exc:
         reasons = getattr(exc, "reasons", None) or [str(exc)]
-        return _review_page(request, campaign, launch_blocked=reasons)
+        return _review_page(request, campaign, exc.review, launch_blocked=reasons)
     campaign.refresh_from_db()
     if campaign.status == Campaign.Status.SCHEDULED:
         flash.success(request, "Campaign scheduled.")

@@ -12,7 +12,10 @@ from django.utils import timezone
 
 from audiences.rules import RuleError
 from campaigns.engine.config import option
+from campaigns.engine.lease import BATCH_LEASE
 from campaigns.engine.snapshot import NoMessages, campaign_recount, snapshot_take
+from campaigns.enqueue import campaigns_queue_waiting, enqueue_start
+from campaigns.enqueue import enqueue_batches as send_batch_tasks
 from campaigns.models import Campaign, Delivery, DeliveryBatch, figures_from_counts
 from campaigns.personalization import TemplateSyntaxProblem
 from kit.services import audit_record
@@ -40,14 +43,12 @@ def counters_add(campaign_id: int, counts: dict[str, int]) -> None:
 def enqueue_batches(campaign: Campaign, numbers: list[int]) -> None:
     """Stamps the batches as dispatched (`queued_at`) and sends their tasks after commit. A
     broker that is down loses nothing: the sweeper dispatches them again once it is back."""
-    from campaigns.tasks import enqueue_batches as send_tasks
-
     if not numbers:
         return
     DeliveryBatch.objects.filter(campaign=campaign, number__in=numbers).update(
         queued_at=timezone.now()
     )
-    transaction.on_commit(lambda: send_tasks(campaign.pk, numbers))
+    transaction.on_commit(lambda: send_batch_tasks(campaign.pk, numbers))
 
 
 def batches_enqueue_pending(campaign: Campaign) -> list[int]:
@@ -65,26 +66,25 @@ def batches_enqueue_pending(campaign: Campaign) -> list[int]:
 def batches_release_expired(
     batches: QuerySet[DeliveryBatch], *, lease_seconds: float | None = None
 ) -> int:
-    """Batches whose worker stopped renewing the lease (`claimed_at`, see `batches`) go back
-    to pending; the next claim takes their rows over with the same retry keys, so LINE drops
-    any request that already went out. Each is released by a conditional update on its
-    claim's token, so a worker that renews meanwhile keeps it."""
-    if lease_seconds is None:
-        lease_seconds = option("CAMPAIGN_BATCH_LEASE_SECONDS")
-    expired = timezone.now() - datetime.timedelta(seconds=lease_seconds)
-    released = 0
-    stale = batches.filter(status=DeliveryBatch.Status.SENDING, claimed_at__lt=expired)
-    for batch in stale.select_related("campaign"):
-        if not DeliveryBatch.objects.filter(
-            pk=batch.pk, status=DeliveryBatch.Status.SENDING, attempts=batch.attempts
-        ).update(status=DeliveryBatch.Status.PENDING, queued_at=None):
-            continue
-        released += 1
+    """Batches whose worker stopped renewing the lease (`lease.BATCH_LEASE`) go back to
+    pending; the next claim takes their rows over with the same retry keys, so LINE drops any
+    request that already went out. Each is released by a conditional update on the heartbeat
+    it was read with, so a worker that renews meanwhile keeps it."""
+
+    def released(batch: DeliveryBatch) -> None:
         lost = int((timezone.now() - batch.claimed_at).total_seconds())
         log.warning("batch %s lost its worker (last heartbeat %d s ago); released", batch, lost)
         if batch.campaign.status != Campaign.Status.SENDING:
             batch_settle_stopped(batch.campaign, batch.number)
-    return released
+
+    return len(
+        BATCH_LEASE.sweep(
+            {"status": DeliveryBatch.Status.PENDING, "queued_at": None},
+            rows=batches.select_related("campaign"),
+            seconds=lease_seconds,
+            on_release=released,
+        )
+    )
 
 
 def campaign_start(campaign: Campaign) -> None:
@@ -232,8 +232,6 @@ def sweep_stale_batches(*, lease_seconds: float | None = None) -> dict[str, int]
     """The beat's sweeper (every 10 s): releases batches whose worker was lost, re-dispatches
     batches whose task message was lost, starts launched campaigns whose start was lost,
     completes and expires campaigns."""
-    from campaigns.tasks import enqueue_start
-
     now = timezone.now()
     requeue = datetime.timedelta(seconds=option("CAMPAIGN_REQUEUE_AFTER_SECONDS"))
     figures = {"stale": 0, "requeued": 0, "started": 0, "completed": 0}
@@ -266,8 +264,6 @@ def _lost_dispatches(now: datetime.datetime) -> QuerySet[DeliveryBatch]:
     all), or dispatched so long ago (CAMPAIGN_REQUEUE_AFTER_SECONDS) that the queue, however
     long, would have reached them. Asking the broker keeps a long queue of one large campaign
     from being doubled every sweep; a batch dispatched twice is claimed once."""
-    from campaigns.tasks import campaigns_queue_waiting
-
     timeout = datetime.timedelta(seconds=option("CAMPAIGN_DISPATCH_TIMEOUT_SECONDS"))
     requeue = datetime.timedelta(seconds=option("CAMPAIGN_REQUEUE_AFTER_SECONDS"))
     waiting = DeliveryBatch.objects.filter(

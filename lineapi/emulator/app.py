@@ -322,6 +322,7 @@ class Emulator:
         return 200, inspect.bot_info(self.state, inspect.own_url(request)), []
 
     async def quota(self, request: Request) -> Reply:
+        self.state.stats["quota_requests"] += 1
         quota = self.state.config.monthly_quota
         body = {"type": "none"} if quota is None else {"type": "limited", "value": quota}
         return 200, body, []

@@ -23,6 +23,7 @@ STAT_KEYS = (
     "monthly_limited",
     "faults_injected",
     "invalid_requests",
+    "quota_requests",
     "accepted_replies",
     "invalid_reply_tokens",
 )

@@ -5,6 +5,7 @@ import datetime
 import pytest
 from django.db.models import F
 
+from campaigns import personalization
 from campaigns.engine import lifecycle
 from campaigns.models import Campaign, Delivery, DeliveryBatch
 from campaigns.services import (
@@ -174,6 +175,32 @@ def test_launch_is_blocked_when_the_quota_is_short(emulator, connection, markete
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.DRAFT
     assert not Delivery.objects.filter(campaign=campaign).exists()
+
+
+def test_a_launch_compiles_its_messages_once_and_reads_the_quota_once(
+    emulator, connection, marketer, monkeypatch
+):
+    make_contacts(5)
+    campaign = campaign_create(
+        user=marketer,
+        name="Once",
+        connection=connection,
+        audience_type=Campaign.Audience.ALL_FOLLOWING,
+        messages=GREETING,
+    )
+    compiled = []
+    original = personalization.CompiledMessages
+
+    def counted(**parts):
+        compiled.append(parts["messages"])
+        return original(**parts)
+
+    monkeypatch.setattr(personalization, "CompiledMessages", counted)
+    campaign = campaign_launch(campaign=campaign, user=marketer)
+
+    assert campaign.status == Campaign.Status.SENDING
+    assert compiled == [GREETING]
+    assert emulator.stats()["quota_requests"] == 1
 
 
 def test_a_401_pauses_the_campaign_and_nothing_is_failed(emulator, connection, marketer):

@@ -2,7 +2,7 @@
 
 import datetime
 
-from campaigns.engine.batches import Item
+from campaigns.engine.sender import Item
 from lineapi import LineInvalidRequestError, LineRateLimitError, LineTimeoutError
 
 

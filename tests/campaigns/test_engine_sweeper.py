@@ -9,8 +9,8 @@ from django.utils import timezone
 from campaigns.engine import lifecycle
 from campaigns.engine.batches import BatchRun
 from campaigns.engine.lifecycle import sweep_stale_batches
+from campaigns.enqueue import QUEUE, campaigns_queue_waiting
 from campaigns.models import Campaign, Delivery, DeliveryBatch
-from campaigns.tasks import QUEUE, campaigns_queue_waiting
 from linecampaigns.celery import app as celery_app
 from tests.campaigns.engine_support import (
     counters,

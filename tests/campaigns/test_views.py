@@ -83,6 +83,18 @@ def test_launch_is_blocked_when_the_monthly_quota_is_short(
     assert emulator.messages() == []
 
 
+def test_a_blocked_launch_shows_its_own_review_without_asking_line_again(
+    marketer_client, connection, audience, emulator
+):
+    emulator.configure(monthly_quota=0)
+    campaign = make_campaign(connection)
+
+    response = marketer_client.post(f"/campaigns/{campaign.pk}/launch/")
+
+    assert "Not enough monthly quota" in response.content.decode()
+    assert emulator.stats()["quota_requests"] == 1
+
+
 def test_launch_starts_a_draft_and_is_confirmed_first(marketer_client, connection, audience):
     campaign = make_campaign(
         connection, messages=[{"type": "text", "text": 'Code {{ coupon | default: "none" }}'}]
