@@ -24,7 +24,7 @@ from lineapi.messages import details_from_line
 from lineapi.transport import AiohttpPoolTransport
 
 DEFAULT_BASE_URL = "https://api.line.me"
-VALIDATE_KINDS = ("push", "multicast")
+VALIDATE_KINDS = ("push", "multicast", "reply")
 MAX_FOLLOWER_PAGE = 1000
 
 
@@ -77,6 +77,12 @@ def _send_body(
     if custom_aggregation_units:
         body["customAggregationUnits"] = custom_aggregation_units
     return _dumps(body)
+
+
+def _retry_header(retry_key: str) -> list[tuple[bytes, bytes]]:
+    if not retry_key:
+        raise ValueError("retry_key is required for sends; fix it before the first attempt")
+    return [(b"X-Line-Retry-Key", retry_key.encode())]
 
 
 def _error_from_response(response: httpx.Response) -> LineApiError:
@@ -180,12 +186,10 @@ class LineClient:
             raise _error_from_response(response)
         return response
 
-    async def _send(self, path: str, body: bytes, retry_key: str) -> SendResult:
-        if not retry_key:
-            raise ValueError("retry_key is required for sends; fix it before the first attempt")
-        response = await self._request(
-            "POST", path, content=body, headers=[(b"X-Line-Retry-Key", retry_key.encode())]
-        )
+    async def _send(
+        self, path: str, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+    ) -> SendResult:
+        response = await self._request("POST", path, content=body, headers=headers)
         data = response.json() if response.content else {}
         return SendResult(
             request_id=response.headers.get("x-line-request-id"),
@@ -203,7 +207,18 @@ class LineClient:
         custom_aggregation_units: list[str] | None = None,
     ) -> SendResult:
         body = _send_body(to, messages, notification_disabled, custom_aggregation_units)
-        return await self._send("/v2/bot/message/push", body, retry_key)
+        return await self._send("/v2/bot/message/push", body, _retry_header(retry_key))
+
+    async def reply(
+        self, *, reply_token: str, messages: list[dict], notification_disabled: bool = False
+    ) -> SendResult:
+        """A reply costs no monthly quota. LINE takes no retry key on it: a token is single use
+        and lives about a minute, and a used, expired or unknown one raises
+        LineInvalidReplyTokenError (push instead; docs/design.md §6)."""
+        body: dict[str, Any] = {"replyToken": reply_token, "messages": messages}
+        if notification_disabled:
+            body["notificationDisabled"] = True
+        return await self._send("/v2/bot/message/reply", _dumps(body))
 
     async def multicast(
         self,
@@ -215,7 +230,7 @@ class LineClient:
         custom_aggregation_units: list[str] | None = None,
     ) -> SendResult:
         body = _send_body(list(to), messages, notification_disabled, custom_aggregation_units)
-        return await self._send("/v2/bot/message/multicast", body, retry_key)
+        return await self._send("/v2/bot/message/multicast", body, _retry_header(retry_key))
 
     async def validate(self, *, kind: str, messages: list[dict]) -> None:
         if kind not in VALIDATE_KINDS:

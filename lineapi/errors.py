@@ -7,6 +7,7 @@ from typing import Any
 RATE_LIMIT_MESSAGE = "The API rate limit has been exceeded. Try again later."
 MONTHLY_LIMIT_MESSAGE = "You have reached your monthly limit."
 RETRY_KEY_ACCEPTED_MESSAGE = "The retry key is already accepted"
+INVALID_REPLY_TOKEN_MESSAGE = "Invalid reply token"
 
 
 class LineApiError(Exception):
@@ -52,6 +53,11 @@ class LineForbiddenError(LineApiError):
 
 class LineInvalidRequestError(LineApiError):
     pass
+
+
+class LineInvalidReplyTokenError(LineInvalidRequestError):
+    """400 "Invalid reply token": the token is unknown, used or expired; the caller pushes
+    instead (docs/design.md §6)."""
 
 
 class LineNotFoundError(LineApiError):
@@ -101,6 +107,8 @@ _BY_STATUS: dict[int, type[LineApiError]] = {
 
 
 def error_for_status(status: int, message: str) -> type[LineApiError]:
+    if status == 400 and message == INVALID_REPLY_TOKEN_MESSAGE:
+        return LineInvalidReplyTokenError
     if status == 429:
         return LineMonthlyLimitError if "monthly limit" in message else LineRateLimitError
     if status >= 500:

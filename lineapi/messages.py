@@ -24,6 +24,9 @@ AGGREGATION_UNIT_RE = re.compile(r"^[A-Za-z0-9_]{1,30}$")
 MAX_MESSAGES = 5
 TOO_MANY_MESSAGES = f"LINE allows at most {MAX_MESSAGES} messages per send."
 MAX_MULTICAST_IDS = 500
+# The rate-limit budget each send API draws on: reply counts with push, 2,000 requests a second
+# per channel (docs/design.md §6).
+RATE_GROUPS = {"push": "push", "reply": "push", "multicast": "multicast", "broadcast": "broadcast"}
 MAX_TEXT = 5000
 MAX_TEXT_EMOJIS = 20
 MAX_ALT_TEXT = 1500  # flex and imagemap
@@ -199,6 +202,13 @@ def validate_push_target(to: Any) -> Details:
     if isinstance(to, str) and LINE_ID_RE.match(to):
         return []
     return [{"message": "Must be a valid user, group or room ID", "property": "to"}]
+
+
+def validate_reply_token(token: Any) -> Details:
+    """Only the token's shape: whether LINE still honours it is the server's answer."""
+    if isinstance(token, str) and token:
+        return []
+    return [{"message": "May not be empty", "property": "replyToken"}]
 
 
 def validate_aggregation_units(units: Any) -> Details:

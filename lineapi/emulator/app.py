@@ -12,13 +12,19 @@ from typing import Any
 from lineapi.emulator import inspect
 from lineapi.emulator.config import EmulatorConfig
 from lineapi.emulator.state import State
-from lineapi.errors import MONTHLY_LIMIT_MESSAGE, RATE_LIMIT_MESSAGE, RETRY_KEY_ACCEPTED_MESSAGE
+from lineapi.errors import (
+    INVALID_REPLY_TOKEN_MESSAGE,
+    MONTHLY_LIMIT_MESSAGE,
+    RATE_LIMIT_MESSAGE,
+    RETRY_KEY_ACCEPTED_MESSAGE,
+)
 from lineapi.messages import (
     line_error_body,
     validate_aggregation_units,
     validate_messages,
     validate_multicast_ids,
     validate_push_target,
+    validate_reply_token,
 )
 
 MAX_BODY = 2 * 1024 * 1024
@@ -130,6 +136,7 @@ class Emulator:
         self.state = State(config=config, initial=config)
         self.routes: dict[tuple[str, str], Callable[[Request], Awaitable[Reply]]] = {
             ("POST", "/v2/bot/message/push"): self.push,
+            ("POST", "/v2/bot/message/reply"): self.reply,
             ("POST", "/v2/bot/message/multicast"): self.multicast,
             ("POST", "/v2/bot/message/broadcast"): self.broadcast,
             ("GET", "/v2/bot/info"): self.bot_info,
@@ -190,6 +197,34 @@ class Emulator:
     async def broadcast(self, request: Request) -> Reply:
         return await self._send(request, "broadcast")
 
+    async def reply(self, request: Request) -> Reply:
+        """A reply (docs/design.md §6): no retry key (refused in `line_api`), no quota; the
+        token must be one a webhook event carried, unused and within its lifetime."""
+        state = self.state
+        body, reply = self._parse_send(request, "reply", None)
+        if reply is not None:
+            state.stats["invalid_requests"] += 1
+            return reply
+        reply = await self._admit("reply")
+        if reply is not None:
+            return reply
+        token = body["replyToken"]
+        chat = state.take_reply_token(token)
+        if chat is None:
+            state.stats["invalid_reply_tokens"] += 1
+            return error(400, INVALID_REPLY_TOKEN_MESSAGE)
+        return self._accept(body, "reply", [chat], None, reply_token=token)
+
+    async def _admit(self, kind: str) -> Reply | None:
+        """The rate limit and the injected faults every send goes through."""
+        state = self.state
+        if not state.bucket(kind).take():
+            state.stats["rate_limited"] += 1
+            return error(429, RATE_LIMIT_MESSAGE)
+        if state.config.fault_rate and random.random() < state.config.fault_rate:
+            return await self._fault()
+        return None
+
     async def _send(self, request: Request, kind: str) -> Reply:
         state = self.state
         retry_key = request.headers.get(b"x-line-retry-key", b"").decode() or None
@@ -197,11 +232,9 @@ class Emulator:
         if reply is not None:
             state.stats["invalid_requests"] += 1
             return reply
-        if not state.buckets[kind].take():
-            state.stats["rate_limited"] += 1
-            return error(429, RATE_LIMIT_MESSAGE)
-        if state.config.fault_rate and random.random() < state.config.fault_rate:
-            return await self._fault()
+        reply = await self._admit(kind)
+        if reply is not None:
+            return reply
         if retry_key is not None and state.retry_key_taken(retry_key, RETRY_KEY_TTL_S):
             return self._duplicate(retry_key, kind)
         recipients = self._recipients(body, kind)
@@ -222,7 +255,10 @@ class Emulator:
         if not isinstance(body, dict):
             return {}, invalid([{"message": "Must be an object", "property": ""}])
         details = validate_messages(body.get("messages"))
-        details += validate_aggregation_units(body.get("customAggregationUnits"))
+        if kind == "reply":
+            details += validate_reply_token(body.get("replyToken"))
+        else:
+            details += validate_aggregation_units(body.get("customAggregationUnits"))
         if kind == "push":
             details += validate_push_target(body.get("to"))
         elif kind == "multicast":
@@ -251,12 +287,23 @@ class Emulator:
         headers.append((b"x-line-accepted-request-id", accepted.request_id.encode()))
         return status, body, headers
 
-    def _accept(self, body: dict, kind: str, recipients: list[str], retry_key: str | None) -> Reply:
+    def _accept(
+        self,
+        body: dict,
+        kind: str,
+        recipients: list[str],
+        retry_key: str | None,
+        *,
+        reply_token: str | None = None,
+    ) -> Reply:
         state = self.state
         request_id = state.next_request_id()
-        sent = state.sent_messages(len(body["messages"])) if kind == "push" else []
-        state.record(recipients, body, retry_key, request_id, sent)
-        response = {"sentMessages": sent} if kind == "push" else {}
+        answers_sent = kind in ("push", "reply")
+        sent = state.sent_messages(len(body["messages"])) if answers_sent else []
+        state.record(
+            recipients, body, retry_key, request_id, sent, via=kind, reply_token=reply_token
+        )
+        response = {"sentMessages": sent} if answers_sent else {}
         return 200, response, [(b"x-line-request-id", request_id.encode())]
 
     async def validate(self, request: Request) -> Reply:

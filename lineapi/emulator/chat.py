@@ -7,7 +7,7 @@ import time
 from html import escape
 from urllib.parse import quote
 
-from lineapi.emulator.state import State, new_user_id
+from lineapi.emulator.state import State, new_group_id, new_user_id
 
 MAX_RECIPIENTS = 500
 MAX_BUBBLES = 200
@@ -33,6 +33,8 @@ white-space:pre-wrap;word-break:break-word}
 .btn{display:block;margin-top:6px;padding:6px;border-top:1px solid #eee;color:#2a6ebb;
 text-align:center}
 .time{font-size:10px;color:#eef;margin:0 0 2px 6px;align-self:flex-end}
+.row.user{justify-content:flex-end}.row.user .bubble{background:#8de055}
+.row.user .time{order:-1;margin:0 6px 2px 0}
 .empty{color:#fff;text-align:center;margin-top:40px}
 details{border-bottom:1px solid #ddd;font-size:13px;padding:8px 14px}
 summary{cursor:pointer;font-weight:600}
@@ -52,19 +54,19 @@ border:1px solid #ddd}
 def render(
     state: State, selected: str | None, base_url: str, query: dict[str, str] | None = None
 ) -> str:
-    recipients = list(state.by_recipient)[-MAX_RECIPIENTS:][::-1]
+    chats = list(dict.fromkeys([*state.by_recipient, *state.inbound]))
+    recipients = chats[-MAX_RECIPIENTS:][::-1]
     if selected is None and recipients:
         selected = recipients[0]
     nav = "".join(_nav_item(state, r, r == selected) for r in recipients)
-    entries = state.by_recipient.get(selected, [])[-MAX_BUBBLES:] if selected else []
-    bubbles = "".join(_bubbles(e) for e in entries)
+    bubbles = _timeline(state, selected) if selected else ""
     if not bubbles:
         bubbles = '<p class="empty">No messages yet.</p>'
     title = escape(selected or "LINE emulator")
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
         f"<style>{CSS}</style></head><body><nav><h1>LINE emulator · "
-        f"{state.stats['accepted_recipients']} delivered</h1>"
+        f"{len(state.deliveries)} delivered</h1>"
         f"{usage(state, base_url, query or {})}{nav}</nav><main>"
         f"<header>{title}</header><div class='chat'>{bubbles}</div></main></body></html>"
     )
@@ -77,13 +79,14 @@ def usage(state: State, base_url: str, query: dict[str, str]) -> str:
     # ?hook= comes from a connection's page: its own webhook URL, so the form needs no typing.
     target = query.get("hook") or config.webhook_url or ""
     user = query.get("user") or new_user_id()
+    group = query.get("group") or new_group_id()
     note = ""
     if "webhook" in query:
         kind, status = escape(query.get("type", "event")), escape(query["webhook"])
         note = f"<p class='note'>Sent a {kind} event: the webhook answered {status}.</p>"
     elif "webhook_error" in query:
         note = f"<p class='note bad'>Not sent: {escape(query['webhook_error'])}</p>"
-    options = "".join(f"<option>{t}</option>" for t in WEBHOOK_TYPES)
+    options = "".join(f"<option>{t}</option>" for t in WEBHOOK_FORM_TYPES)
     q = escape
     push = {"to": user, "messages": [{"type": "text", "text": "Hi"}]}
     hook = {
@@ -105,12 +108,16 @@ def usage(state: State, base_url: str, query: dict[str, str]) -> str:
         f"<label>Webhook URL</label><input name='url' value='{q(target, quote=True)}' "
         "placeholder='http://127.0.0.1:8000/webhooks/line/SLUG'>"
         f"<label>Event</label><select name='type'>{options}</select>"
-        f"<label>User id</label><input name='userId' value='{q(user, quote=True)}' required>"
+        f"<label>User id</label><input name='userId' value='{q(user, quote=True)}'>"
+        f"<label>Group id (join, leave)</label><input name='groupId' "
+        f"value='{q(group, quote=True)}'>"
         "<label>Text (message)</label><input name='text' value='Hello'>"
         "<label>Data (postback)</label><input name='data' value='action=buy&amp;item=1'>"
         "<button type='submit'>Send signed event</button></form>"
         "<p>A follow from a new user id makes a follower with a generated profile; an "
-        "unfollow removes it.</p></details>"
+        "unfollow removes it. Follow, message, postback and join events carry a reply token "
+        f"that POST /v2/bot/message/reply accepts once within {config.reply_token_ttl_s:g} s; "
+        "replies show under the event.</p></details>"
         "<details><summary>From a shell</summary>"
         f"<pre>{q(curl_push)}</pre><pre>{q(curl_hook)}</pre>"
         "<p>JSON views: /_emulator/messages?to=ID, /_emulator/stats, /_emulator/config; "
@@ -118,7 +125,7 @@ def usage(state: State, base_url: str, query: dict[str, str]) -> str:
     )
 
 
-WEBHOOK_TYPES = ("follow", "unfollow", "message", "postback")
+WEBHOOK_FORM_TYPES = ("follow", "unfollow", "message", "postback", "join", "leave")
 
 
 def _curl(url: str, body: dict, *headers: str) -> str:
@@ -128,15 +135,63 @@ def _curl(url: str, body: dict, *headers: str) -> str:
 
 
 def _nav_item(state: State, recipient: str, on: bool) -> str:
-    count = len(state.by_recipient[recipient])
+    count = len(state.by_recipient.get(recipient, []))
     css = " class='on'" if on else ""
     return (
         f"<a{css} href='?to={quote(recipient)}'>{escape(recipient[:12])}…<small>{count}</small></a>"
     )
 
 
+def _timeline(state: State, chat_id: str) -> str:
+    """What the user sent and what the bot sent, in time order; each reply right under the
+    event whose token it used."""
+    inbound = state.inbound.get(chat_id, [])[-MAX_BUBBLES:]
+    deliveries = state.by_recipient.get(chat_id, [])[-MAX_BUBBLES:]
+    tokens = {e["reply_token"] for e in inbound if e["reply_token"]}
+    replies: dict[str, list[dict]] = {}
+    items: list[tuple[float, int, int, dict]] = []
+    for i, entry in enumerate(deliveries):
+        if entry["via"] == "reply" and entry["reply_token"] in tokens:
+            replies.setdefault(entry["reply_token"], []).append(entry)
+        else:
+            items.append((entry["received_at"], 1, i, entry))
+    items += [(e["received_at"], 0, i, e) for i, e in enumerate(inbound)]
+    out: list[str] = []
+    for _, is_delivery, _, entry in sorted(items, key=lambda item: item[:3]):
+        if is_delivery:
+            out.append(_bubbles(entry))
+            continue
+        out.append(_user_bubble(entry))
+        out += [_bubbles(r) for r in replies.get(entry["reply_token"], [])]
+    return "".join(out)
+
+
+def event_summary(event: dict) -> str:
+    """A webhook event as a line of the chat: a text as typed, anything else in brackets."""
+    kind = str(event.get("type"))
+    if kind == "message":
+        message = event.get("message") if isinstance(event.get("message"), dict) else {}
+        if message.get("type") == "text":
+            return str(message.get("text", ""))
+        return f"[{message.get('type', 'message')}]"
+    if kind == "postback":
+        postback = event.get("postback") if isinstance(event.get("postback"), dict) else {}
+        return f"[postback] {postback.get('data', '')}"
+    return f"[{kind}]"
+
+
+def _user_bubble(entry: dict) -> str:
+    stamp = time.strftime("%H:%M:%S", time.localtime(entry["received_at"]))
+    return (
+        f"<div class='row user'><span class='time'>{stamp}</span>"
+        f"<div class='bubble'>{escape(entry['event'])}</div></div>"
+    )
+
+
 def _bubbles(entry: dict) -> str:
     stamp = time.strftime("%H:%M:%S", time.localtime(entry["received_at"]))
+    if entry["via"] == "reply":
+        stamp = f"reply · {stamp}"
     return "".join(
         f"<div class='row'><div class='avatar'>BOT</div><div class='bubble'>{_body(m)}</div>"
         f"<span class='time'>{stamp}</span></div>"

@@ -23,6 +23,7 @@ class EmulatorConfig:
     unverified: bool = False
     ledger: str | None = None
     webhook_url: str | None = None
+    reply_token_ttl_s: float = 60.0
     allow_config: bool = False  # POST /_emulator/config is refused without it
 
     def updated(self, changes: dict[str, Any]) -> EmulatorConfig:
@@ -51,6 +52,7 @@ RUNTIME_KEYS = {
     "unverified",
     "token",
     "webhook_url",
+    "reply_token_ttl_s",
 }
 
 
@@ -75,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m lineapi.emulator",
         description=(
             "A LINE Messaging API emulator for development and tests. It answers push, "
-            "multicast, broadcast, the validate endpoints, bot info, quota, follower ids, "
+            "reply, multicast, broadcast, the validate endpoints, bot info, quota, follower ids, "
             "profiles and insight as LINE does, refuses what LINE refuses with LINE's error "
             "bodies, and shows what it accepted at http://HOST:PORT/_emulator/ (a chat view, "
             "the token and secret, and a form that sends signed webhook events)."
@@ -159,6 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="where POST /_emulator/webhook and the page's webhook form send events when no "
         "url is given (e.g. a connection's webhook URL)",
     )
+    p.add_argument(
+        "--reply-token-ttl-s",
+        type=float,
+        default=60.0,
+        help="seconds a webhook event's reply token stays usable (LINE: one minute) "
+        "(default: %(default)s)",
+    )
     return p
 
 
@@ -182,5 +191,6 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
         unverified=a.unverified,
         ledger=a.ledger,
         webhook_url=a.webhook_url,
+        reply_token_ttl_s=a.reply_token_ttl_s,
         allow_config=a.allow_config,
     )

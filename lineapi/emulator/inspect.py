@@ -5,14 +5,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote
 
 from lineapi.emulator import chat
+from lineapi.emulator.chat import WEBHOOK_FORM_TYPES
 from lineapi.emulator.state import State, public_delivery
 from lineapi.messages import AGGREGATION_UNIT_RE, USER_ID_RE
+from lineapi.webhooks import event_source_id
 
 if TYPE_CHECKING:
     from lineapi.emulator.app import Reply, Request
@@ -21,6 +24,11 @@ MAX_FOLLOWER_PAGE = 1000
 DEFAULT_FOLLOWER_PAGE = 300
 PRIVACY_FLOOR = 20
 DATE_LEN = 8
+# The event types LINE gives a reply token (LINE's webhook.yml); unfollow, leave, memberLeft and
+# unsend carry none.
+REPLYABLE_EVENTS = frozenset({"message", "postback", "follow", "join", "memberJoined", "beacon",
+                              "videoPlayComplete", "accountLink", "membership"})  # fmt: skip
+GROUP_ID_RE = re.compile(r"^C[0-9a-f]{32}\Z")
 CONFIG_REFUSED = (
     "Changing settings at run time is off: start the emulator with --allow-config to allow it."
 )
@@ -245,6 +253,7 @@ class Inspector:
         filled = [self._event(e) for e in events]
         for event in filled:
             self._follow_state(event)
+            self._conversation(event)
         body = json.dumps(
             {"destination": destination, "events": filled}, separators=(",", ":")
         ).encode()
@@ -265,6 +274,26 @@ class Inspector:
         elif event.get("type") == "unfollow":
             self.state.unfollow(user_id)
 
+    def _conversation(self, event: dict) -> None:
+        """What the user said, for the chat view, and the event's reply token: a given one is
+        kept, else a fresh one is added; either is accepted once, within its lifetime."""
+        chat_id = event_source_id(event)
+        if not isinstance(chat_id, str):
+            return
+        token = None
+        if event.get("type") in REPLYABLE_EVENTS:
+            token = event.get("replyToken")
+            if isinstance(token, str) and token:
+                self.state.remember_reply_token(token, chat_id)
+            else:
+                token = event["replyToken"] = self.state.issue_reply_token(chat_id)
+        entry = {
+            "event": chat.event_summary(event),
+            "received_at": time.time(),
+            "reply_token": token,
+        }
+        self.state.remember_inbound(chat_id, entry)
+
     async def webhook_form(self, raw: bytes) -> Reply:
         """The page's form: one event of a chosen type, then back to the page with the
         receiver's status (or the reason nothing was sent)."""
@@ -276,7 +305,10 @@ class Inspector:
             outcome = f"webhook={status}&type={event['type']}"
         except ValueError as exc:
             outcome = f"webhook_error={quote(str(exc))}"
-        back = f"{outcome}&user={quote(form.get('userId', ''))}&hook={quote(form.get('url', ''))}"
+        back = (
+            f"{outcome}&user={quote(form.get('userId', ''))}&group={quote(form.get('groupId', ''))}"
+            f"&hook={quote(form.get('url', ''))}"
+        )
         return 303, b"", [(b"location", f"/_emulator/?{back}".encode())]
 
     @staticmethod
@@ -291,20 +323,21 @@ class Inspector:
         return event
 
 
-WEBHOOK_FORM_TYPES = ("follow", "unfollow", "message", "postback")
-
-
 def form_event(form: dict[str, str]) -> dict:
-    """A LINE webhook event from the page's form fields (type, userId, text, data)."""
+    """A LINE webhook event from the page's form fields (type, userId, groupId, text, data);
+    the reply token is added when it is sent (`Inspector._conversation`)."""
     kind = form.get("type", "")
     if kind not in WEBHOOK_FORM_TYPES:
         raise ValueError(f"type must be one of {', '.join(WEBHOOK_FORM_TYPES)}")
+    if kind in ("join", "leave"):
+        group_id = form.get("groupId", "").strip()
+        if not GROUP_ID_RE.match(group_id):
+            raise ValueError("groupId must be C followed by 32 lowercase hex characters")
+        return {"type": kind, "source": {"type": "group", "groupId": group_id}}
     user_id = form.get("userId", "").strip()
     if not USER_ID_RE.match(user_id):
         raise ValueError("userId must be U followed by 32 lowercase hex characters")
     event: dict[str, Any] = {"type": kind, "source": {"type": "user", "userId": user_id}}
-    if kind != "unfollow":
-        event["replyToken"] = uuid.uuid4().hex
     if kind == "message":
         text = form.get("text", "")
         if not text:

@@ -1,4 +1,5 @@
-"""What the emulator remembers: accepted deliveries, retry keys, counters, rate buckets."""
+"""What the emulator remembers: accepted deliveries, retry keys, reply tokens, what users sent,
+counters, rate buckets."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lineapi.emulator.config import EmulatorConfig
+from lineapi.messages import RATE_GROUPS
 
 STAT_KEYS = (
     "accepted_requests",
@@ -22,11 +24,18 @@ STAT_KEYS = (
     "faults_injected",
     "invalid_requests",
     "quota_requests",
+    "accepted_replies",
+    "invalid_reply_tokens",
 )
+MAX_INBOUND_PER_CHAT = 200
 
 
 def new_user_id() -> str:
     return "U" + uuid.uuid4().hex
+
+
+def new_group_id() -> str:
+    return "C" + uuid.uuid4().hex
 
 
 def seeded_id(kind: str, n: int) -> str:
@@ -65,6 +74,12 @@ class Accepted:
 
 
 @dataclass
+class IssuedToken:
+    chat: str  # the user, group or room id a reply goes to
+    issued_at: float  # time.monotonic()
+
+
+@dataclass
 class State:
     config: EmulatorConfig
     initial: EmulatorConfig
@@ -73,6 +88,9 @@ class State:
     retry_keys: dict[str, Accepted] = field(default_factory=dict)
     stats: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAT_KEYS, 0))
     buckets: dict[str, TokenBucket] = field(default_factory=dict)
+    reply_tokens: dict[str, IssuedToken] = field(default_factory=dict)
+    # What users sent (the webhook events the emulator posted), per chat, for the chat view.
+    inbound: dict[str, list[dict]] = field(default_factory=dict)
     counter: int = 0
 
     def __post_init__(self) -> None:
@@ -98,8 +116,11 @@ class State:
                 item = json.loads(line)
             except ValueError:
                 continue  # a line cut short when the process was killed
+            # Lines written before "via" existed are push or multicast, by their recipients.
+            via = item.get("via") or ("push" if len(item["to"]) == 1 else "multicast")
             self.record(item["to"], item["body"], item["retry_key"], item["request_id"],
-                        item["sent"], received_at=item["received_at"])  # fmt: skip
+                        item["sent"], via=via, reply_token=item.get("reply_token"),
+                        received_at=item["received_at"])  # fmt: skip
 
     def _restore_followers(self) -> None:
         self.followers = list(self.seeded_followers)
@@ -130,6 +151,40 @@ class State:
             "broadcast": TokenBucket(BROADCAST_PER_HOUR / 3600, capacity=BROADCAST_PER_HOUR),
         }
 
+    def bucket(self, kind: str) -> TokenBucket:
+        return self.buckets[RATE_GROUPS[kind]]
+
+    def issue_reply_token(self, chat: str) -> str:
+        """A fresh token for an event from `chat`; see `take_reply_token`."""
+        token = uuid.uuid4().hex
+        self.remember_reply_token(token, chat)
+        return token
+
+    def remember_reply_token(self, token: str, chat: str) -> None:
+        now = time.monotonic()
+        ttl = self.config.reply_token_ttl_s
+        # Tokens are issued in time order: the expired ones are at the front.
+        while self.reply_tokens:
+            oldest = next(iter(self.reply_tokens))
+            if now - self.reply_tokens[oldest].issued_at < ttl:
+                break
+            del self.reply_tokens[oldest]
+        self.reply_tokens.pop(token, None)
+        self.reply_tokens[token] = IssuedToken(chat, now)
+
+    def take_reply_token(self, token: str) -> str | None:
+        """The chat a reply with this token goes to, once: LINE honours a reply token a single
+        time, within its lifetime (`reply_token_ttl_s`, LINE: one minute)."""
+        issued = self.reply_tokens.pop(token, None)
+        if issued is None or time.monotonic() - issued.issued_at >= self.config.reply_token_ttl_s:
+            return None
+        return issued.chat
+
+    def remember_inbound(self, chat: str, entry: dict) -> None:
+        entries = self.inbound.setdefault(chat, [])
+        entries.append(entry)
+        del entries[:-MAX_INBOUND_PER_CHAT]
+
     def configure(self, changes: dict[str, Any]) -> None:
         self.config = self.config.updated(changes)
         self.auth = f"Bearer {self.config.token}".encode()
@@ -141,6 +196,8 @@ class State:
         self.deliveries = []
         self.by_recipient = {}
         self.retry_keys = {}
+        self.reply_tokens = {}
+        self.inbound = {}
         self.stats = dict.fromkeys(STAT_KEYS, 0)
         self._restore_followers()
         if restore_config:
@@ -173,15 +230,19 @@ class State:
         rid: str,
         sent: list[dict],
         *,
+        via: str,
+        reply_token: str | None = None,
         received_at: float | None = None,
     ) -> None:
         """Keeps one accepted request: its deliveries, its retry key and, with --ledger, a line
-        in the ledger file."""
+        in the ledger file. `via` is the API that carried it (push, multicast, reply or
+        broadcast); a reply does not count against the monthly quota."""
         if received_at is None:
             received_at = time.time()
             if self._ledger is not None:
                 line = {"to": recipients, "retry_key": retry_key, "request_id": rid,
-                        "sent": sent, "received_at": received_at,
+                        "sent": sent, "received_at": received_at, "via": via,
+                        "reply_token": reply_token,
                         "body": {k: body[k] for k in ("messages", "customAggregationUnits")
                                  if k in body}}  # fmt: skip
                 self._ledger.write(json.dumps(line, ensure_ascii=False) + "\n")
@@ -198,12 +259,20 @@ class State:
                 "request_id": rid,
                 "received_at": received_at,
                 "units": units,
+                "via": via,
+                "reply_token": reply_token,
             }
             self.deliveries.append(entry)
             self.by_recipient.setdefault(to, []).append(entry)
         self.stats["accepted_requests"] += 1
-        self.stats["accepted_recipients"] += len(recipients)
+        if via == "reply":
+            self.stats["accepted_replies"] += 1
+        else:
+            self.stats["accepted_recipients"] += len(recipients)
 
 
 def public_delivery(entry: dict) -> dict:
-    return {k: entry[k] for k in ("to", "messages", "retry_key", "request_id", "received_at")}
+    return {
+        k: entry[k]
+        for k in ("to", "messages", "retry_key", "request_id", "received_at", "via", "reply_token")
+    }

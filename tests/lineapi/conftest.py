@@ -3,10 +3,13 @@ recording every exchange and checking it against LINE's OpenAPI documents after 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import httpx
 import pytest
+from linebot.v3.messaging import ApiClient, Configuration, MessagingApi
 
 from lineapi import LineClient
 from lineapi.transport import AiohttpPoolTransport
@@ -45,3 +48,33 @@ async def raw(emulator: EmulatorHandle, contract: Recorder) -> AsyncIterator[htt
         base_url=emulator.base_url, transport=transport, headers=headers
     ) as http:
         yield http
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: list[tuple[bytes, str | None]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append((body, self.headers.get("x-line-signature")))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, list]]:
+    """A webhook receiver on loopback: its URL and the (body, signature) pairs it got."""
+    server = HTTPServer(("127.0.0.1", 0), _Receiver)
+    _Receiver.received = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", _Receiver.received
+    server.shutdown()
+
+
+def line_sdk(handle: EmulatorHandle) -> MessagingApi:
+    """LINE's own Python SDK pointed at the emulator: a second client besides ours."""
+    config = Configuration(access_token=handle.token, host=handle.base_url)
+    return MessagingApi(ApiClient(config))

@@ -19,7 +19,7 @@ from tests.lineapi.contract import Recorder, RecordingTransport
 USER = "U" + "ab" * 16
 HELLO = [{"type": "text", "text": "Hello <b>there</b>"}]
 PUSH = "/v2/bot/message/push"
-DELIVERY_KEYS = {"to", "messages", "retry_key", "request_id", "received_at"}
+DELIVERY_KEYS = {"to", "messages", "retry_key", "request_id", "received_at", "via", "reply_token"}
 
 
 def push_body(to: str = USER, messages: list | None = None) -> dict:

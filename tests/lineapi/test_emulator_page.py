@@ -6,49 +6,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import httpx
 import pytest
-from linebot.v3.messaging import ApiClient, Configuration, MessagingApi
 from linebot.v3.messaging.exceptions import NotFoundException
 
 from lineapi import parse_webhook, verify_signature
 from lineapi.emulator.config import build_parser
 from tests.emulator_fixtures import ROOT, EmulatorHandle
+from tests.lineapi.conftest import line_sdk
 
 NEW_USER = "U" + "5e" * 16
-
-
-class _Receiver(BaseHTTPRequestHandler):
-    received: list[tuple[bytes, str | None]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.received.append((body, self.headers.get("x-line-signature")))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def receiver() -> Iterator[tuple[str, list]]:
-    server = HTTPServer(("127.0.0.1", 0), _Receiver)
-    _Receiver.received = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook", _Receiver.received
-    server.shutdown()
-
-
-def line_sdk(handle: EmulatorHandle) -> MessagingApi:
-    """LINE's own Python SDK pointed at the emulator: a second client besides ours."""
-    config = Configuration(access_token=handle.token, host=handle.base_url)
-    return MessagingApi(ApiClient(config))
 
 
 def follower_ids(handle: EmulatorHandle) -> list[str]:
