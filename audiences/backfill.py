@@ -1,16 +1,22 @@
-"""Follower backfill: page through LINE's follower ids and create or refresh contacts."""
+"""Follower backfill: page through LINE's follower ids and create or refresh contacts.
+
+Started from the connection's page (a card audiences adds to it, docs/design.md §5.2), run by
+the task `audiences.backfill_followers`.
+"""
 
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
+from django.contrib.auth.models import AbstractUser
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from audiences.models import Contact
+from audiences.models import Contact, FollowerBackfill
 from connections.line import line_client_for
-from connections.models import Connection, FollowerBackfill
-from connections.services import line_error_message
+from connections.models import Connection
 from lineapi import (
     LINE_ID_RE,
     LineApiError,
@@ -18,7 +24,9 @@ from lineapi import (
     LineForbiddenError,
     LineRateLimitError,
     Profile,
+    line_error_message,
 )
+from linecampaigns.services import audit_record
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +41,46 @@ UNVERIFIED_MESSAGE = (
     "may list their followers. Get the account verified in LINE Official Account Manager, or "
     "rely on follow webhooks and contact imports, which work for every account."
 )
+# A backfill writes its progress after every page; one silent this long lost its worker.
+BACKFILL_STALE_AFTER = timedelta(minutes=15)
+
+
+class BackfillActiveError(Exception):
+    pass
+
+
+def backfill_start(*, connection: Connection, actor: AbstractUser | None) -> FollowerBackfill:
+    with transaction.atomic():
+        Connection.objects.select_for_update().get(pk=connection.pk)
+        connection.backfills.filter(
+            status=FollowerBackfill.Status.RUNNING,
+            progress_at__lt=timezone.now() - BACKFILL_STALE_AFTER,
+        ).update(
+            status=FollowerBackfill.Status.FAILED,
+            error="Interrupted: the worker stopped without finishing. Start it again.",
+            finished_at=timezone.now(),
+        )
+        if connection.backfills.filter(status__in=FollowerBackfill.ACTIVE).exists():
+            raise BackfillActiveError("A follower backfill is already running for this connection.")
+        job = FollowerBackfill.objects.create(connection=connection, created_by=actor)
+        audit_record(actor=actor, action="connection.backfill", target=connection)
+        transaction.on_commit(lambda: _enqueue_backfill(job.pk))
+    return job
+
+
+def _enqueue_backfill(job_id: int) -> None:
+    from audiences.tasks import backfill_followers
+
+    backfill_followers.delay(job_id)
+
+
+def latest_backfill(connection: Connection) -> FollowerBackfill | None:
+    return connection.backfills.first()
+
+
+def backfill_panel(sender: type, *, connection: Connection, **kwargs) -> tuple[str, dict]:
+    """The backfill's card on the connection's page (hooks.connection_detail_panels)."""
+    return "audiences/_backfill_card.html", {"backfill": latest_backfill(connection)}
 
 
 class _Pacer:
