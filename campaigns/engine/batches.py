@@ -49,8 +49,14 @@ from campaigns.personalization import (
 )
 from connections.line import line_client_for
 from connections.models import Connection
-from connections.services import connection_mark_invalid, line_error_message
-from lineapi import LineApiError, LineAuthError, LineClient, LineDuplicateRetryKeyError
+from connections.services import connection_mark_invalid
+from lineapi import (
+    LineApiError,
+    LineAuthError,
+    LineClient,
+    LineDuplicateRetryKeyError,
+    line_error_message,
+)
 
 log = logging.getLogger(__name__)
 
