@@ -26,10 +26,13 @@ from lineapi import (
     Profile,
     line_error_message,
 )
+from linecampaigns.enqueue import enqueue
+from linecampaigns.leases import Lease
 from linecampaigns.services import audit_record
 
 logger = logging.getLogger(__name__)
 
+BACKFILL_FOLLOWERS = "audiences.backfill_followers"
 PAGE_SIZE = 1000
 PROFILE_CONCURRENCY = 50
 # Well under LINE's 2,000 requests/s per channel, so a backfill never starves campaign sends.
@@ -43,6 +46,13 @@ UNVERIFIED_MESSAGE = (
 )
 # A backfill writes its progress after every page; one silent this long lost its worker.
 BACKFILL_STALE_AFTER = timedelta(minutes=15)
+# Held while running; `progress_at` is its heartbeat (docs/design.md §1.1).
+BACKFILL_LEASE = Lease(
+    FollowerBackfill,
+    held=FollowerBackfill.Status.RUNNING,
+    stamp="progress_at",
+    seconds=BACKFILL_STALE_AFTER.total_seconds(),
+)
 
 
 class BackfillActiveError(Exception):
@@ -52,26 +62,20 @@ class BackfillActiveError(Exception):
 def backfill_start(*, connection: Connection, actor: AbstractUser | None) -> FollowerBackfill:
     with transaction.atomic():
         Connection.objects.select_for_update().get(pk=connection.pk)
-        connection.backfills.filter(
-            status=FollowerBackfill.Status.RUNNING,
-            progress_at__lt=timezone.now() - BACKFILL_STALE_AFTER,
-        ).update(
-            status=FollowerBackfill.Status.FAILED,
-            error="Interrupted: the worker stopped without finishing. Start it again.",
-            finished_at=timezone.now(),
+        BACKFILL_LEASE.sweep(
+            {
+                "status": FollowerBackfill.Status.FAILED,
+                "error": "Interrupted: the worker stopped without finishing. Start it again.",
+                "finished_at": timezone.now(),
+            },
+            rows=connection.backfills.all(),
         )
         if connection.backfills.filter(status__in=FollowerBackfill.ACTIVE).exists():
             raise BackfillActiveError("A follower backfill is already running for this connection.")
         job = FollowerBackfill.objects.create(connection=connection, created_by=actor)
         audit_record(actor=actor, action="connection.backfill", target=connection)
-        transaction.on_commit(lambda: _enqueue_backfill(job.pk))
+        transaction.on_commit(lambda: enqueue(BACKFILL_FOLLOWERS, job.pk))
     return job
-
-
-def _enqueue_backfill(job_id: int) -> None:
-    from audiences.tasks import backfill_followers
-
-    backfill_followers.delay(job_id)
 
 
 def latest_backfill(connection: Connection) -> FollowerBackfill | None:
@@ -166,12 +170,9 @@ def _finish(backfill: FollowerBackfill, status: str, error: str = "") -> None:
 
 def followers_backfill_run(*, backfill: FollowerBackfill) -> FollowerBackfill:
     """Run a pending backfill to its end; a backfill claimed elsewhere is left alone."""
-    claimed = FollowerBackfill.objects.filter(
-        pk=backfill.pk, status=FollowerBackfill.Status.PENDING
-    ).update(
-        status=FollowerBackfill.Status.RUNNING,
-        started_at=timezone.now(),
-        progress_at=timezone.now(),
+    now = timezone.now()
+    claimed = BACKFILL_LEASE.claim(
+        {"pk": backfill.pk, "status": FollowerBackfill.Status.PENDING}, now=now, started_at=now
     )
     if not claimed:
         backfill.refresh_from_db()

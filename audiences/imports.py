@@ -38,11 +38,21 @@ from audiences.services import (
     contacts_upsert_rows,
 )
 from lineapi import LINE_ID_RE, normalize_line_id
+from linecampaigns.enqueue import enqueue
+from linecampaigns.leases import Lease
 from linecampaigns.services import audit_record
 from linecampaigns.spreadsheet import neutralise
 
 CHUNK_ROWS = 5000
 STALE_AFTER = datetime.timedelta(minutes=10)
+RUN_IMPORT = "audiences.run_import"
+# A running import stamps heartbeat_at at every flush; one silent for STALE_AFTER lost its worker.
+IMPORT_LEASE = Lease(
+    ImportJob,
+    held=ImportJob.Status.RUNNING,
+    stamp="heartbeat_at",
+    seconds=STALE_AFTER.total_seconds(),
+)
 SAMPLE_BYTES = 64 * 1024
 PREVIEW_ROWS = 5
 INFER_ROWS = 100  # rows read to propose each column's type (the first PREVIEW_ROWS are shown)
@@ -268,8 +278,6 @@ def validate_mapping(*, header: list[str], mapping: dict) -> dict:
 
 def import_job_start(*, job: ImportJob, mapping: dict, replace_attributes: bool, user) -> ImportJob:
     """Save the column choices and queue the import (after the transaction commits)."""
-    from audiences.tasks import run_import
-
     job.mapping = validate_mapping(header=job.header, mapping=mapping)
     job.replace_attributes = replace_attributes
     job.status = ImportJob.Status.QUEUED
@@ -280,33 +288,26 @@ def import_job_start(*, job: ImportJob, mapping: dict, replace_attributes: bool,
         target=job,
         details={"file": job.original_name, "replace_attributes": replace_attributes},
     )
-    transaction.on_commit(lambda: run_import.delay(job.pk))
+    transaction.on_commit(lambda: enqueue(RUN_IMPORT, job.pk))
     return job
 
 
 def imports_requeue_stale(*, older_than: datetime.timedelta = STALE_AFTER) -> int:
     """Re-queue running imports whose worker died (no heartbeat for a while). Upserts are
     idempotent, so the rerun starts from the top; rows done before count as updates."""
-    from audiences.tasks import run_import
-
-    cutoff = timezone.now() - older_than
-    stale = ImportJob.objects.filter(status=ImportJob.Status.RUNNING, heartbeat_at__lt=cutoff)
-    requeued = 0
-    for pk in stale.values_list("pk", flat=True):
-        claimed = ImportJob.objects.filter(
-            pk=pk, status=ImportJob.Status.RUNNING, heartbeat_at__lt=cutoff
-        ).update(
-            status=ImportJob.Status.QUEUED,
-            rows_read=0,
-            created=0,
-            updated=0,
-            rejected=0,
-            bytes_read=0,
-        )
-        if claimed == 1:
-            requeued += 1
-            transaction.on_commit(lambda pk=pk: run_import.delay(pk))
-    return requeued
+    released = IMPORT_LEASE.sweep(
+        {
+            "status": ImportJob.Status.QUEUED,
+            "rows_read": 0,
+            "created": 0,
+            "updated": 0,
+            "rejected": 0,
+            "bytes_read": 0,
+        },
+        seconds=older_than.total_seconds(),
+        on_release=lambda job: transaction.on_commit(lambda pk=job.pk: enqueue(RUN_IMPORT, pk)),
+    )
+    return len(released)
 
 
 def convert(value: str, kind: str) -> object:
@@ -391,8 +392,8 @@ def _records(reader) -> Iterator[tuple[list[str] | None, str]]:
 def import_run(*, job: ImportJob) -> ImportJob:
     """Run a queued import to the end. Claims the job first: a second run does nothing."""
     now = timezone.now()
-    claimed = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.QUEUED).update(
-        status=ImportJob.Status.RUNNING, started_at=now, heartbeat_at=now
+    claimed = IMPORT_LEASE.claim(
+        {"pk": job.pk, "status": ImportJob.Status.QUEUED}, now=now, started_at=now
     )
     if claimed != 1:
         return job
@@ -551,6 +552,4 @@ def _flush(
         )
         totals["created"] += created
         totals["updated"] += updated
-    ImportJob.objects.filter(pk=job.pk).update(
-        bytes_read=bytes_read, heartbeat_at=timezone.now(), **counts, **totals
-    )
+    IMPORT_LEASE.renew(job.pk, bytes_read=bytes_read, **counts, **totals)

@@ -40,6 +40,8 @@ from lineapi import (
 from lineapi.webhooks import InvalidEvent
 from lineapi.webhooks import WebhookEvent as ParsedEvent
 from linecampaigns import crypto
+from linecampaigns.enqueue import enqueue
+from linecampaigns.leases import Lease
 from linecampaigns.services import audit_record
 
 logger = logging.getLogger(__name__)
@@ -49,6 +51,14 @@ LINE_HOST = "api.line.me"
 LINE_BASE_URLS = ("https://api.line.me", "https://api-data.line.me")
 SWEEP_PENDING_AFTER = timedelta(minutes=1)
 SWEEP_PROCESSING_AFTER = timedelta(minutes=10)
+PROCESS_WEBHOOK_EVENTS = "connections.process_webhook_events"
+# An event a worker claimed but did not finish within SWEEP_PROCESSING_AFTER goes back to pending.
+WEBHOOK_EVENT_LEASE = Lease(
+    WebhookEvent,
+    held=WebhookEvent.Status.PROCESSING,
+    stamp="claimed_at",
+    seconds=SWEEP_PROCESSING_AFTER.total_seconds(),
+)
 # LINE redelivers for hours, not months: older events only fill the table.
 WEBHOOK_EVENT_RETENTION = timedelta(days=90)
 
@@ -550,8 +560,6 @@ def _fallback_event_id(raw: object) -> str:
 
 
 def _enqueue_processing(webhook_event_ids: list[str]) -> None:
-    from connections.tasks import process_webhook_events
-
     ids = list(
         WebhookEvent.objects.filter(
             webhook_event_id__in=webhook_event_ids, status=WebhookEvent.Status.PENDING
@@ -560,7 +568,7 @@ def _enqueue_processing(webhook_event_ids: list[str]) -> None:
     if not ids:
         return
     try:
-        process_webhook_events.delay(ids)
+        enqueue(PROCESS_WEBHOOK_EVENTS, ids)
     except Exception:
         # The events are stored: answer LINE 200 all the same; the sweeper enqueues them.
         logger.exception("could not enqueue webhook events %s; the sweeper will", ids)
@@ -571,9 +579,7 @@ def webhook_events_process(*, event_ids: list[int]) -> int:
     done = 0
     ordered = WebhookEvent.objects.filter(pk__in=event_ids).order_by("event_time", "pk")
     for pk in ordered.values_list("pk", flat=True):
-        claimed = WebhookEvent.objects.filter(pk=pk, status=WebhookEvent.Status.PENDING).update(
-            status=WebhookEvent.Status.PROCESSING, claimed_at=timezone.now()
-        )
+        claimed = WEBHOOK_EVENT_LEASE.claim({"pk": pk, "status": WebhookEvent.Status.PENDING})
         if claimed:
             webhook_event_process(
                 event=WebhookEvent.objects.select_related("connection").get(pk=pk)
@@ -607,18 +613,14 @@ def webhook_event_process(*, event: WebhookEvent) -> WebhookEvent:
 def webhook_events_sweep() -> int:
     """Re-queue events whose enqueue or worker was lost; returns how many."""
     now = timezone.now()
-    WebhookEvent.objects.filter(
-        status=WebhookEvent.Status.PROCESSING, claimed_at__lt=now - SWEEP_PROCESSING_AFTER
-    ).update(status=WebhookEvent.Status.PENDING)
+    WEBHOOK_EVENT_LEASE.sweep({"status": WebhookEvent.Status.PENDING})
     ids = list(
         WebhookEvent.objects.filter(
             status=WebhookEvent.Status.PENDING, received_at__lt=now - SWEEP_PENDING_AFTER
         ).values_list("pk", flat=True)[:1000]
     )
     if ids:
-        from connections.tasks import process_webhook_events
-
-        process_webhook_events.delay(ids)
+        enqueue(PROCESS_WEBHOOK_EVENTS, ids)
     return len(ids)
 
 
