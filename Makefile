@@ -13,7 +13,7 @@ help:
 	@echo "make run         start the dashboard, worker, beat and LINE emulator on 127.0.0.1:$(PORT)"
 	@echo "make info        show the running dashboard's URLs, Admin and Sandbox again"
 	@echo "make test        lint and run the whole test suite"
-	@echo "make lint        ruff check, ruff format --check, makemigrations --check"
+	@echo "make lint        ruff check, ruff format --check, import layers, makemigrations --check"
 	@echo "make format      format the code with ruff"
 	@echo "make bench       run every benchmark scenario (make bench-quick: reduced sizes)"
 
@@ -34,6 +34,7 @@ info: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 test: lint

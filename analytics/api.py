@@ -6,8 +6,8 @@ from analytics import selectors, services
 from analytics.exports import csv_response
 from analytics.views import filter_error_detail, filter_errors, log_filters
 from campaigns.models import Campaign
-from linecampaigns.api import ApiError, ObjectId, require_role
-from linecampaigns.roles import READERS
+from kit.api import ApiError, ObjectId, require_role
+from kit.roles import READERS
 
 router = Router(tags=["analytics"])
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from django.http import StreamingHttpResponse
 
 from analytics.selectors import CSV_COLUMNS
-from linecampaigns.spreadsheet import neutralise
+from kit.spreadsheet import neutralise
 
 
 class _Echo:

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from analytics.selectors import REASON_LABELS
 from campaigns.models import Delivery
-from linecampaigns.forms import BootstrapForm
+from kit.forms import BootstrapForm
 
 DEFAULT_DAYS = 30
 # No campaign was launched before this day or after today: the chosen days are clamped to

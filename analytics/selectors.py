@@ -23,7 +23,7 @@ from analytics.models import CampaignInsight, CampaignReport
 from campaigns.models import FIGURES, RETRYABLE_REASONS, Campaign, Delivery, figures_from_counts
 from campaigns.selectors import campaign_done, campaign_in_flight
 from connections.models import Connection
-from linecampaigns.cache import cache_get, cache_get_or_compute, cache_set
+from kit.cache import cache_get, cache_get_or_compute, cache_set
 
 UTC = dt.UTC
 

@@ -17,8 +17,8 @@ from analytics.models import CampaignInsight, CampaignReport, InsightCall
 from campaigns.models import RETRYABLE_REASONS, Campaign, Delivery
 from connections.line import line_call
 from connections.models import Connection
+from kit.services import audit_record
 from lineapi import LineApiError
-from linecampaigns.services import audit_record
 
 log = logging.getLogger(__name__)
 

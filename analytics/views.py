@@ -8,7 +8,7 @@ from analytics import selectors, services
 from analytics.exports import csv_response
 from analytics.forms import DateRangeForm, DeliveryFilterForm
 from campaigns.models import Campaign
-from linecampaigns.roles import ADMIN, READERS, WRITERS, has_role, role_required
+from kit.roles import ADMIN, READERS, WRITERS, has_role, role_required
 
 
 def log_filters(query: QueryDict) -> tuple[DeliveryFilterForm, selectors.LogFilters, int]:

@@ -18,16 +18,8 @@ from audiences.services import (
     contacts_bulk_upsert,
     segment_create,
 )
-from linecampaigns.api import (
-    ApiError,
-    ErrorOut,
-    InputSchema,
-    LineId,
-    ObjectId,
-    PageNumber,
-    require_role,
-)
-from linecampaigns.roles import READERS, WRITERS
+from kit.api import ApiError, ErrorOut, InputSchema, LineId, ObjectId, PageNumber, require_role
+from kit.roles import READERS, WRITERS
 
 router = Router(tags=["audiences"])
 PAGE_SIZE = 100

@@ -17,6 +17,9 @@ from django.utils import timezone
 from audiences.models import Contact, FollowerBackfill
 from connections.line import line_client_for
 from connections.models import Connection
+from kit.enqueue import enqueue
+from kit.leases import Lease
+from kit.services import audit_record
 from lineapi import (
     LINE_ID_RE,
     LineApiError,
@@ -26,9 +29,6 @@ from lineapi import (
     Profile,
     line_error_message,
 )
-from linecampaigns.enqueue import enqueue
-from linecampaigns.leases import Lease
-from linecampaigns.services import audit_record
 
 logger = logging.getLogger(__name__)
 

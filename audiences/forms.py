@@ -5,8 +5,8 @@ from django.conf import settings
 
 from audiences.models import Contact, ImportJob
 from audiences.selectors import attribute_types
-from linecampaigns.forms import BootstrapForm
-from linecampaigns.input_guard import nul_path
+from kit.forms import BootstrapForm
+from kit.input_guard import nul_path
 
 ANY = [("", "Any")]
 

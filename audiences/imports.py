@@ -37,11 +37,11 @@ from audiences.services import (
     attributes_check,
     contacts_upsert_rows,
 )
+from kit.enqueue import enqueue
+from kit.leases import Lease
+from kit.services import audit_record
+from kit.spreadsheet import neutralise
 from lineapi import LINE_ID_RE, normalize_line_id
-from linecampaigns.enqueue import enqueue
-from linecampaigns.leases import Lease
-from linecampaigns.services import audit_record
-from linecampaigns.spreadsheet import neutralise
 
 CHUNK_ROWS = 5000
 STALE_AFTER = datetime.timedelta(minutes=10)

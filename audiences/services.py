@@ -16,9 +16,9 @@ from audiences import hooks
 from audiences.models import AttributeKey, Contact, Segment
 from audiences.rules import parse_date
 from audiences.selectors import segment_contacts, segment_users
+from kit.input_guard import NUL_MESSAGE, nul_path
+from kit.services import audit_record
 from lineapi import LINE_ID_RE, normalize_line_id
-from linecampaigns.input_guard import NUL_MESSAGE, nul_path
-from linecampaigns.services import audit_record
 
 BULK_MAX = 10_000
 # Limits on a contact's attributes, so that one contact cannot hold megabytes or thousands of

@@ -46,9 +46,9 @@ from audiences.services import (
     segment_update,
 )
 from connections.models import Connection
-from linecampaigns import input_guard
-from linecampaigns.pages import paginate, render_page
-from linecampaigns.roles import ADMIN, READERS, WRITERS, has_role, role_required
+from kit import input_guard
+from kit.pages import paginate, render_page
+from kit.roles import ADMIN, READERS, WRITERS, has_role, role_required
 
 
 def _can_write(request: HttpRequest) -> bool:

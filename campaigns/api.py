@@ -11,7 +11,7 @@ from audiences.models import Segment
 from campaigns import selectors, services
 from campaigns.models import Campaign, Delivery, MessageTemplate
 from connections.models import Connection
-from linecampaigns.api import (
+from kit.api import (
     ApiError,
     AwareDatetime,
     BodyId,
@@ -23,7 +23,7 @@ from linecampaigns.api import (
     PageNumber,
     require_role,
 )
-from linecampaigns.roles import READERS, WRITERS
+from kit.roles import READERS, WRITERS
 
 router = Router(tags=["campaigns"])
 PAGE_SIZE = 100

@@ -10,10 +10,10 @@ from django.utils import timezone
 from audiences.models import Segment
 from campaigns.models import Campaign, MessageTemplate
 from connections.models import Connection
+from kit import input_guard
+from kit.forms import BootstrapForm, TimeZoneField
+from kit.timezones import zone_choices, zone_names
 from lineapi import MAX_MESSAGES, TOO_MANY_MESSAGES, normalize_line_id
-from linecampaigns import input_guard
-from linecampaigns.forms import BootstrapForm, TimeZoneField
-from linecampaigns.timezones import zone_choices, zone_names
 
 MESSAGE_TYPES = [
     ("text", "Text"),

@@ -23,6 +23,7 @@ from campaigns.personalization import (
 )
 from connections.line import line_call
 from connections.models import Connection
+from kit.services import audit_record
 from lineapi import (
     LINE_ID_RE,
     MAX_MESSAGES,
@@ -31,7 +32,6 @@ from lineapi import (
     normalize_line_id,
     validate_messages,
 )
-from linecampaigns.services import audit_record
 
 __all__ = [
     "CampaignError",

@@ -11,6 +11,7 @@ from audiences.models import Contact
 from campaigns.models import Campaign, MessageTemplate
 from connections.line import line_call
 from connections.models import Connection
+from kit.services import audit_record
 from lineapi import (
     MAX_MESSAGES,
     TOO_MANY_MESSAGES,
@@ -18,7 +19,6 @@ from lineapi import (
     LineInvalidRequestError,
     validate_messages,
 )
-from linecampaigns.services import audit_record
 
 MAX_NAME = 200
 

@@ -5,16 +5,8 @@ from ninja import Field, Router, Schema, Status
 
 from campaigns.models import MessageTemplate
 from campaigns.template_services import TemplateInvalid, template_create
-from linecampaigns.api import (
-    ApiError,
-    InputSchema,
-    Limit,
-    MessageList,
-    ObjectId,
-    Offset,
-    require_role,
-)
-from linecampaigns.roles import READERS, WRITERS
+from kit.api import ApiError, InputSchema, Limit, MessageList, ObjectId, Offset, require_role
+from kit.roles import READERS, WRITERS
 
 router = Router(tags=["templates"])
 

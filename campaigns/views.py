@@ -19,9 +19,9 @@ from campaigns.forms import (
 from campaigns.models import Campaign, MessageTemplate
 from campaigns.template_services import preview_context, preview_variables, render_preview
 from connections.models import Connection
-from linecampaigns.pages import paginate, render_page
-from linecampaigns.roles import ADMIN, READERS, WRITERS, has_role, role_required
-from linecampaigns.timezones import current_zone
+from kit.pages import paginate, render_page
+from kit.roles import ADMIN, READERS, WRITERS, has_role, role_required
+from kit.timezones import current_zone
 
 EDITABLE = (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED)
 

@@ -4,8 +4,8 @@ from pydantic import Field
 
 from connections import selectors, services
 from connections.models import LINE_MULTICAST_RATE, LINE_PUSH_RATE, Connection
-from linecampaigns.api import ApiError, ErrorOut, InputSchema, ObjectId, json_int, require_role
-from linecampaigns.roles import ADMIN, READERS, has_role
+from kit.api import ApiError, ErrorOut, InputSchema, ObjectId, json_int, require_role
+from kit.roles import ADMIN, READERS, has_role
 
 router = Router(tags=["connections"])
 ONE_LINE = r"^[^\r\n]*$"

@@ -1,7 +1,7 @@
 from django import forms
 
 from connections.models import LINE_MULTICAST_RATE, LINE_PUSH_RATE
-from linecampaigns.forms import BootstrapForm
+from kit.forms import BootstrapForm
 
 SECRET_WIDGET = forms.PasswordInput(attrs={"autocomplete": "off"})
 SECRET_FIELDS = ("channel_access_token", "channel_secret")

@@ -3,8 +3,8 @@ import secrets
 from django.conf import settings
 from django.db import models
 
+from kit.crypto import EncryptedTextField, mask
 from lineapi import LINE_ID_RE
-from linecampaigns.crypto import EncryptedTextField, mask
 
 
 def _webhook_slug() -> str:

@@ -25,6 +25,10 @@ from connections.models import (
     Connection,
     WebhookEvent,
 )
+from kit import crypto
+from kit.enqueue import enqueue
+from kit.leases import Lease
+from kit.services import audit_record
 from lineapi import (
     BotInfo,
     LineApiError,
@@ -39,10 +43,6 @@ from lineapi import (
 )
 from lineapi.webhooks import InvalidEvent
 from lineapi.webhooks import WebhookEvent as ParsedEvent
-from linecampaigns import crypto
-from linecampaigns.enqueue import enqueue
-from linecampaigns.leases import Lease
-from linecampaigns.services import audit_record
 
 logger = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from connections import selectors, services
 from connections.forms import SECRET_FIELDS, ConnectionEditForm, ConnectionForm
 from connections.models import Connection
+from kit.pages import render_page
+from kit.roles import ADMIN, role_required
 from lineapi import WebhookParseError
-from linecampaigns.pages import render_page
-from linecampaigns.roles import ADMIN, role_required
 
 MAX_WEBHOOK_BYTES = 1024 * 1024
 

@@ -1,6 +1,6 @@
 from django.http import HttpRequest
 
-from linecampaigns.roles import ADMIN, READERS, has_role, user_role
+from kit.roles import ADMIN, READERS, has_role, user_role
 
 # (label, url, section prefix, roles allowed); the nav shows only what the role may open.
 NAV_ITEMS = [

@@ -6,7 +6,7 @@ from celery.signals import worker_ready
 from django.core.cache import cache
 from django.db import connection
 
-from linecampaigns.cache import cache_set
+from kit.cache import cache_set
 
 HEARTBEAT_KEY = "linecampaigns:worker-heartbeat"
 HEARTBEAT_MAX_AGE_S = 60

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "ninja",  # serves Swagger UI (/api/v1/docs) from its own static files: no CDN, no inline JS
+    "kit",
     "linecampaigns",
     "connections",
     "audiences",
@@ -64,19 +65,19 @@ MIDDLEWARE = [
     "linecampaigns.middleware.HealthzMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
-    "linecampaigns.middleware.PermissionsPolicyMiddleware",
+    "kit.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
-    "linecampaigns.input_guard.RefuseNulMiddleware",
-    "linecampaigns.middleware.UserTimezoneMiddleware",
+    "kit.input_guard.RefuseNulMiddleware",
+    "kit.middleware.UserTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
-    "linecampaigns.middleware.ProductNotFoundMiddleware",
+    "kit.middleware.ProductNotFoundMiddleware",
 ]
 
 AUTHENTICATION_BACKENDS = [
@@ -142,7 +143,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL", default="")
 
 if REDIS_URL:
-    # Timeouts, so that a Redis that stopped answering is a quick miss (linecampaigns.cache).
+    # Timeouts, so that a Redis that stopped answering is a quick miss (kit.cache).
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -171,12 +172,12 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 # Reverse proxies in front of the dashboard that append to X-Forwarded-For (0: none, the client
-# connects directly and X-Forwarded-For is ignored). See linecampaigns.proxy.client_ip.
+# connects directly and X-Forwarded-For is ignored). See kit.proxy.client_ip.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # Failed-login throttling (django-axes): lock a username+address pair after repeated failures;
 # the address is the client's, found through TRUSTED_PROXY_COUNT proxies.
-AXES_CLIENT_IP_CALLABLE = "linecampaigns.proxy.client_ip"
+AXES_CLIENT_IP_CALLABLE = "kit.proxy.client_ip"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -293,7 +294,7 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 # Error pages and reports never show local variables named like secrets, in DEBUG too.
-DEFAULT_EXCEPTION_REPORTER_FILTER = "linecampaigns.logging.SecretsExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "kit.logging.SecretsExceptionReporterFilter"
 
 # LOG_FILE: every record goes to that file and only warnings and errors to the console, request
 # lines of runserver included (`make run` gives the web server and the worker one each in var/log/).
@@ -314,7 +315,7 @@ if LOG_FILE:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "linecampaigns.logging.RedactSecretsFilter"}},
+    "filters": {"redact": {"()": "kit.logging.RedactSecretsFilter"}},
     "formatters": {
         "file": {"format": "[{asctime}: {levelname}/{processName}] {name}: {message}", "style": "{"}
     },

@@ -2,8 +2,10 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 
+from kit import views as kit_views
+from kit.api import api_authenticated, json_method_not_allowed, unknown_path
 from linecampaigns import views
-from linecampaigns.api import api, api_authenticated, json_method_not_allowed, unknown_path
+from linecampaigns.api import api
 
 
 def _api_urls(urls: tuple) -> tuple:
@@ -29,7 +31,7 @@ def _api_urls(urls: tuple) -> tuple:
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
-    path("accounts/login/", views.LoginView.as_view(), name="login"),
+    path("accounts/login/", kit_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "accounts/password_change/",
@@ -41,11 +43,11 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
-    path("accounts/tokens/", views.api_tokens, name="api_tokens"),
-    path("accounts/profile/", views.profile, name="profile"),
-    path("settings/users/", views.users, name="users"),
-    path("settings/users/<int:user_id>/", views.user_edit, name="user_edit"),
-    path("settings/audit/", views.audit_log, name="audit_log"),
+    path("accounts/tokens/", kit_views.api_tokens, name="api_tokens"),
+    path("accounts/profile/", kit_views.profile, name="profile"),
+    path("settings/users/", kit_views.users, name="users"),
+    path("settings/users/<int:user_id>/", kit_views.user_edit, name="user_edit"),
+    path("settings/audit/", kit_views.audit_log, name="audit_log"),
     path("api/v1/", _api_urls(api.urls)),
     path("connections/", include("connections.urls")),
     path("connections/", include("audiences.backfill_urls")),

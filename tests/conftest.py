@@ -5,9 +5,9 @@ from cryptography.fernet import Fernet
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from linecampaigns import crypto
+from kit import crypto
+from kit.roles import ADMIN, ANALYST, MARKETER
 from linecampaigns.celery import app as celery_app
-from linecampaigns.roles import ADMIN, ANALYST, MARKETER
 
 pytest_plugins = ["tests.emulator_fixtures"]
 
@@ -84,7 +84,7 @@ def analyst_client(analyst) -> Client:
 @pytest.fixture
 def api_client_for():
     """Returns a Django test client that sends a fresh bearer token of the given user."""
-    from linecampaigns.services import api_token_create
+    from kit.services import api_token_create
 
     def make(user) -> Client:
         _, raw = api_token_create(user=user, name="test")

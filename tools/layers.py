@@ -12,16 +12,13 @@ ROOT = Path(__file__).resolve().parent.parent
 ORDER = [
     "lineapi", "kit", "connections", "audiences", "campaigns", "journeys", "analytics", "shell"
 ]  # fmt: skip
-# linecampaigns/ holds both the shared kit and the shell; these modules are the shell.
-SHELL = {"settings", "urls", "celery", "asgi", "wsgi", "demo", "devserver", "health", "views",
-         "tasks", "apps", "broker", "management"}  # fmt: skip
 
 
 def layer(module: str) -> str | None:
-    parts = module.split(".")
-    if parts[0] == "linecampaigns":
-        return "shell" if len(parts) > 1 and parts[1] in SHELL else "kit"
-    return parts[0] if parts[0] in ORDER else None
+    top = module.split(".")[0]
+    if top == "linecampaigns":
+        return "shell"
+    return top if top in ORDER else None
 
 
 def violations() -> list[str]:

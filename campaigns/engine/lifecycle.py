@@ -15,7 +15,7 @@ from campaigns.engine.config import option
 from campaigns.engine.snapshot import NoMessages, campaign_recount, snapshot_take
 from campaigns.models import Campaign, Delivery, DeliveryBatch, figures_from_counts
 from campaigns.personalization import TemplateSyntaxProblem
-from linecampaigns.services import audit_record
+from kit.services import audit_record
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ from django import template
 
 from campaigns import selectors
 from campaigns.models import Campaign
+from kit.timezones import format_in_zone
 from lineapi import utf16_len
-from linecampaigns.timezones import format_in_zone
 
 register = template.Library()
 

@@ -3,7 +3,7 @@
 from django.db import migrations, models
 
 import connections.models
-import linecampaigns.crypto
+import kit.crypto
 
 
 class Migration(migrations.Migration):
@@ -22,8 +22,8 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("name", models.CharField(max_length=100, unique=True)),
-                ("channel_access_token", linecampaigns.crypto.EncryptedTextField()),
-                ("channel_secret", linecampaigns.crypto.EncryptedTextField()),
+                ("channel_access_token", kit.crypto.EncryptedTextField()),
+                ("channel_secret", kit.crypto.EncryptedTextField()),
                 (
                     "api_base_url",
                     models.URLField(

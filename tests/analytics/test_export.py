@@ -8,8 +8,8 @@ from django.urls import reverse
 
 from audiences.models import Contact
 from campaigns.models import Delivery
-from linecampaigns.models import AuditEntry
-from linecampaigns.spreadsheet import neutralise
+from kit.models import AuditEntry
+from kit.spreadsheet import neutralise
 from tests.analytics import factories
 from tests.analytics.pages import csv_rows
 

@@ -11,7 +11,7 @@ from audiences.models import Contact
 from campaigns.engine.snapshot import audience_contacts
 from campaigns.models import RETRYABLE_REASONS, Campaign, Delivery
 from campaigns.services import campaign_launch
-from linecampaigns.models import AuditEntry
+from kit.models import AuditEntry
 from tests.analytics import factories
 from tests.campaigns.engine_support import (
     counters,

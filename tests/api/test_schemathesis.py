@@ -12,8 +12,8 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
+from kit.services import api_token_create
 from linecampaigns.api import api
-from linecampaigns.services import api_token_create
 
 CONFIG = {
     "seed": 20261203,

@@ -204,7 +204,7 @@ def test_a_body_over_the_upload_limit_is_a_json_413_naming_the_limit(
 
 
 def test_identify_under_a_new_line_id_keeps_the_old_one_findable_and_audited(writer, marketer):
-    from linecampaigns.models import AuditEntry
+    from kit.models import AuditEntry
 
     known = contact(external_id="crm-9", attributes={"plan": "gold"})
     old, new = known.line_id, line_id()

@@ -4,7 +4,7 @@ from audiences.models import Contact
 from audiences.services import ContactError, contact_upsert, contacts_bulk_upsert
 from campaigns.models import Campaign, Delivery
 from connections.models import Connection
-from linecampaigns.models import AuditEntry
+from kit.models import AuditEntry
 from tests.audiences.factories import contact, line_id
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ import pytest
 
 from audiences.models import Contact
 from campaigns.models import Campaign, Delivery
-from linecampaigns.models import AuditEntry
+from kit.models import AuditEntry
 from tests.campaigns.engine_support import (
     drain,
     fast_engine,  # noqa: F401

@@ -3,7 +3,7 @@
 import pytest
 
 from campaigns.models import Campaign
-from linecampaigns.models import AuditEntry
+from kit.models import AuditEntry
 from tests.campaigns.engine_support import make_connection
 
 

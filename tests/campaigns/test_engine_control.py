@@ -18,7 +18,7 @@ from campaigns.services import (
 )
 from connections.models import Connection
 from connections.services import connection_check
-from linecampaigns.models import AuditEntry
+from kit.models import AuditEntry
 from tests.campaigns.engine_support import (
     act_mid_send,
     counters,

@@ -6,7 +6,7 @@ import pytest
 from campaigns.models import Campaign, Delivery
 from campaigns.selectors import campaign_review
 from campaigns.services import campaign_create, campaign_launch, frequency_cap_set
-from linecampaigns.models import AuditEntry
+from kit.models import AuditEntry
 from tests.campaigns.engine_support import (
     drain,
     fast_engine,  # noqa: F401

@@ -5,7 +5,7 @@ import pytest
 from audiences.models import AttributeKey, Contact
 from campaigns.models import Campaign, MessageTemplate
 from connections.models import Connection
-from linecampaigns.models import AuditEntry
+from kit.models import AuditEntry
 
 NEW = "/campaigns/templates/new/"
 PREVIEW = "/campaigns/templates/preview/"

@@ -3,7 +3,7 @@ import pytest
 from audiences.models import Contact
 from campaigns.models import Campaign, Delivery, FrequencyCap
 from connections.models import Connection
-from linecampaigns.models import AuditEntry
+from kit.models import AuditEntry
 
 A, B, C, D = ("U" + ch * 32 for ch in "abcd")
 

@@ -9,7 +9,7 @@ import pytest
 
 from connections.models import Connection
 from connections.services import ConnectionVerifyError, connection_create, connection_update
-from linecampaigns.models import AuditEntry
+from kit.models import AuditEntry
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@ import pytest
 
 from campaigns.models import Campaign
 from connections.models import Connection
-from linecampaigns.models import AuditEntry
+from kit.models import AuditEntry
 
 PAGES = ["", "add/", "{pk}/", "{pk}/edit/", "{pk}/delete/", "{pk}/backfill/progress/"]
 ACTIONS = ["{pk}/check/", "{pk}/quota/", "{pk}/backfill/", "{pk}/delete/"]

@@ -6,7 +6,7 @@ from urllib.parse import quote
 from django.urls import reverse
 
 from connections.models import Connection
-from linecampaigns.models import AuditEntry
+from kit.models import AuditEntry
 
 
 def test_the_sandbox_page_shows_credentials_masked_until_revealed(

@@ -7,7 +7,7 @@ from django.db import connection as db
 
 from connections.models import Connection
 from connections.services import ConnectionVerifyError, connection_create
-from linecampaigns import crypto
+from kit import crypto
 
 TOKEN_SUFFIX = "tail"
 

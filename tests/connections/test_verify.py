@@ -2,7 +2,7 @@ import pytest
 
 from connections.models import Connection
 from connections.services import ConnectionVerifyError, connection_check, connection_create
-from linecampaigns.models import AuditEntry
+from kit.models import AuditEntry
 from tests.connections.helpers import BOT_USER_ID
 
 

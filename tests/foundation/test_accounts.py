@@ -1,7 +1,7 @@
 import pytest
 from django.contrib.auth.models import Group
 
-from linecampaigns.models import AuditEntry
+from kit.models import AuditEntry
 from tests.conftest import PASSWORD
 
 
@@ -134,7 +134,7 @@ def test_an_admin_cannot_demote_themselves_nor_the_last_admin(
     other.groups.add(Group.objects.get(name="Admin"))
     admin_user.is_active = False  # bob is now the only active Admin
     admin_user.save()
-    from linecampaigns.services import user_set_role
+    from kit.services import user_set_role
 
     with pytest.raises(ValueError, match="last active Admin"):
         user_set_role(actor=admin_user, user=other, role="Marketer")

@@ -35,7 +35,7 @@ def test_the_browser_session_still_works_for_the_dashboards_own_calls(marketer_c
 
 
 def test_a_revoked_token_stops_working(client, marketer):
-    from linecampaigns.services import api_token_create, api_token_revoke
+    from kit.services import api_token_create, api_token_revoke
 
     token, raw = api_token_create(user=marketer, name="ci")
     auth = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}

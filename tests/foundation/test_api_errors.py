@@ -144,7 +144,7 @@ def test_an_unexpected_error_is_a_json_500_that_is_logged_not_shown(writer, monk
 def test_wrapped_endpoints_still_need_no_csrf_token_with_a_bearer_token(marketer):
     from django.test import Client
 
-    from linecampaigns.services import api_token_create
+    from kit.services import api_token_create
 
     _, raw = api_token_create(user=marketer, name="csrf")
     client = Client(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"Bearer {raw}")

@@ -1,5 +1,5 @@
-from linecampaigns.models import AuditEntry
-from linecampaigns.services import audit_record
+from kit.models import AuditEntry
+from kit.services import audit_record
 
 
 def test_audit_record_keeps_who_what_and_on_what(admin_user):

@@ -1,4 +1,4 @@
-"""The one lease-and-sweep (linecampaigns.leases): one claimant wins, a renewing worker keeps its
+"""The one lease-and-sweep (kit.leases): one claimant wins, a renewing worker keeps its
 row, a silent one loses it to the sweep, and a lost lease cannot be renewed."""
 
 import datetime
@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from audiences.models import ImportJob
-from linecampaigns.leases import Lease
+from kit.leases import Lease
 
 pytestmark = pytest.mark.django_db
 

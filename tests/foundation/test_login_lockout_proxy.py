@@ -5,7 +5,7 @@ out a known user."""
 import pytest
 from django.test import RequestFactory
 
-from linecampaigns.proxy import client_ip
+from kit.proxy import client_ip
 from tests.conftest import PASSWORD
 
 PROXY = "10.0.0.2"

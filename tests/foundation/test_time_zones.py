@@ -10,8 +10,8 @@ from django.test import Client
 
 from campaigns.models import Campaign
 from connections.models import Connection
-from linecampaigns.models import UserProfile
-from linecampaigns.timezones import COMMON, format_in_zone, zone_choices
+from kit.models import UserProfile
+from kit.timezones import COMMON, format_in_zone, zone_choices
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from linecampaigns.services import api_token_create
+from kit.services import api_token_create
 
 AT = dt.datetime(2026, 11, 21, 17, 24, tzinfo=dt.UTC)
 

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audiences.imports import ImportFileError, import_job_create, import_run, validate_mapping
 from audiences.models import ImportJob
-from linecampaigns.services import audit_record
+from kit.services import audit_record
 
 
 class Command(BaseCommand):

@@ -2,8 +2,8 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 
-from linecampaigns.roles import MARKETER, ROLES
-from linecampaigns.timezones import zone_choices
+from kit.roles import MARKETER, ROLES
+from kit.timezones import zone_choices
 
 User = get_user_model()
 ROLE_CHOICES = [(role, role) for role in ROLES]
@@ -72,7 +72,7 @@ class ApiTokenForm(BootstrapForm):
 
 
 class TimeZoneField(forms.ChoiceField):
-    """A listed IANA time zone, the common ones first (see linecampaigns.timezones)."""
+    """A listed IANA time zone, the common ones first (see kit.timezones)."""
 
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("label", "Time zone")

@@ -7,9 +7,9 @@ from django.contrib.auth.models import AbstractUser, Group
 from django.db import models, transaction
 from django.utils import timezone
 
-from linecampaigns.models import ApiToken, AuditEntry, UserProfile
-from linecampaigns.roles import ADMIN, ROLES
-from linecampaigns.timezones import canonical_zone
+from kit.models import ApiToken, AuditEntry, UserProfile
+from kit.roles import ADMIN, ROLES
+from kit.timezones import canonical_zone
 
 User = get_user_model()
 

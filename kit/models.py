@@ -19,6 +19,7 @@ class AuditEntry(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "audit entries"
+        db_table = "linecampaigns_auditentry"  # created before the kit was its own app
 
     def __str__(self) -> str:
         return f"{self.actor_name or 'system'} {self.action} {self.target_repr}"
@@ -38,6 +39,7 @@ class ApiToken(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        db_table = "linecampaigns_apitoken"
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
@@ -51,6 +53,9 @@ class UserProfile(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="profile"
     )
     time_zone = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        db_table = "linecampaigns_userprofile"
 
     def __str__(self) -> str:
         return f"{self.user} ({self.time_zone or 'no time zone'})"

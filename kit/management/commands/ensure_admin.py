@@ -6,7 +6,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db.models import Q
 
-from linecampaigns.roles import ADMIN
+from kit.roles import ADMIN
 
 
 class Command(BaseCommand):
