@@ -5,7 +5,9 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
+from pydantic import model_validator
 
+from audiences.custom_events import ContactNotFound, custom_event_record
 from audiences.models import Contact, Segment
 from audiences.rules import RuleError
 from audiences.selectors import contact_by_line_id, segment_contacts, segment_count
@@ -31,7 +33,8 @@ RULES_DOC = (
     "last_interaction_at or segment. op: exists, not_exists, eq, neq, contains, in, gt, gte, lt, "
     "lte, within_last (a whole number of hours or days: 36h, 90d), member_of and not_member_of "
     "(field segment, value a segment id). Numbers compare as numbers, ISO dates (YYYY-MM-DD) "
-    "as dates."
+    "as dates. field event.<name> (an event sent to POST /events) takes within_last or "
+    "not_within_last: whether the contact did it in that span."
 )
 RULES_EXAMPLE = {
     "all": [
@@ -147,6 +150,72 @@ def _rule_error(exc: RuleError) -> ApiError:
     return ApiError(
         422, "The segment rules are not valid.", [{"field": exc.field, "message": exc.message}]
     )
+
+
+class EventIn(InputSchema):
+    # One of line_id and external_id names the person (the validator below says so in words).
+    model_config = {
+        **InputSchema.model_config,
+        "json_schema_extra": {
+            "oneOf": [
+                {"required": [key], "properties": {key: {"type": "string"}}}
+                for key in ("line_id", "external_id")
+            ]
+        },
+    }
+    line_id: LineId | None = Field(
+        None, description="The person's LINE user id; a contact is created if it is new."
+    )
+    external_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=255,
+        description="Your own id for the person (set on the contact); 404 if no contact has it.",
+    )
+    name: str = Field(..., min_length=1, max_length=100, examples=["order_shipped"])
+    properties: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Anything the event carries (at most 16 KB of JSON): usable in messages.",
+    )
+    id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="Your id for this event: the same id sent again is stored once.",
+    )
+
+    @model_validator(mode="after")
+    def _one_person(self) -> "EventIn":
+        if (self.line_id is None) == (self.external_id is None):
+            raise ValueError("give the person by line_id or by external_id (one of them).")
+        return self
+
+
+class EventAccepted(Schema):
+    id: int
+
+
+@router.post("/events", response={202: EventAccepted, 404: ErrorOut, 422: ErrorOut})
+def post_event(request: HttpRequest, payload: EventIn) -> Status:
+    """An event from your systems about one person: stored on the contact's timeline, usable in
+    segments (event.<name> within_last), and starting the journeys that wait for it."""
+    require_role(request, *WRITERS)
+    try:
+        event, _ = custom_event_record(
+            name=payload.name,
+            properties=payload.properties,
+            line_id=payload.line_id,
+            external_id=payload.external_id,
+            idempotency_id=payload.id,
+            actor=request.user,
+        )
+    except ContactNotFound as exc:
+        raise ApiError(404, "No contact has this external_id.") from exc
+    except ContactError as exc:
+        raise ApiError(
+            422, "The event is not valid.", [{"field": exc.field, "message": exc.message}]
+        ) from exc
+    return Status(202, {"id": event.pk})
 
 
 @router.post("/contacts/bulk", response=BulkOut)

@@ -1,6 +1,6 @@
 """Follower backfill: page through LINE's follower ids and create or refresh contacts.
 
-Started from the connection's page (a card audiences adds to it, docs/design.md §5.2), run by
+Started from the connection's page (a card audiences adds to it, docs/design.md §5.3), run by
 the task `audiences.backfill_followers`.
 """
 

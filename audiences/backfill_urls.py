@@ -1,5 +1,5 @@
 """The follower backfill's pages, at their paths under /connections/ (the shell includes this
-next to connections.urls): the connection's page shows its card (docs/design.md §5.2)."""
+next to connections.urls): the connection's page shows its card (docs/design.md §5.3)."""
 
 from django.urls import path
 

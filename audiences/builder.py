@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from audiences.rules import (
     ATTRIBUTE_PREFIX,
     CHOICES,
+    EVENT_PREFIX,
     FIELD_OPS,
     OP_LABELS,
     OPS,
@@ -211,11 +212,14 @@ def _number(raw: str) -> int | float | None:
         return None
 
 
-def field_options(catalogue: list[dict]) -> list[tuple[str, str]]:
+def field_options(catalogue: list[dict], event_names: list[str] = ()) -> list[tuple[str, str]]:
     builtin = [(name, name.replace("_", " ")) for name in FIELD_OPS if name != "segment"]
     builtin.append(("segment", "segment (member of another segment; the value is its id)"))
     attributes = [(f"{ATTRIBUTE_PREFIX}{c['key']}", f"{c['key']} ({c['type']})") for c in catalogue]
-    return attributes + builtin
+    events = [
+        (f"{EVENT_PREFIX}{name}", f"did event {name} (within / not within)") for name in event_names
+    ]
+    return attributes + events + builtin
 
 
 def op_options() -> list[tuple[str, str]]:

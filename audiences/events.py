@@ -1,5 +1,5 @@
 """Contact changes driven by LINE webhook events: handlers registered with connections'
-dispatcher (`register_handlers`, from `AudiencesConfig.ready()`, docs/design.md §5.1).
+dispatcher (`register_handlers`, from `AudiencesConfig.ready()`, docs/design.md §5.2).
 
 A contact created here is anonymous (no external_id) until the brand identifies it.
 """

@@ -1,5 +1,5 @@
 """Signals audiences sends and the apps above connect to in `AppConfig.ready()`
-(docs/design.md §5.2). Audiences imports none of them. Sent with `sender=Contact`.
+(docs/design.md §5.3). Audiences imports none of them. Sent with `sender=Contact`.
 """
 
 from django.dispatch import Signal

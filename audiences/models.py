@@ -1,3 +1,5 @@
+import json
+
 from django.conf import settings
 from django.db import models
 
@@ -222,6 +224,36 @@ class ImportJob(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+
+class CustomEvent(models.Model):
+    """Something the brand's own systems say a contact did (`POST /api/v1/events`): shown on the
+    contact's timeline, usable in segments ("did E within the last N days"), and handed to
+    whoever listens (`audiences.custom_events.custom_event_recorded`: journeys)."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="custom_events")
+    name = models.CharField(max_length=100)
+    properties = models.JSONField(default=dict, blank=True)
+    # The sender's own id for the event: the same id twice is stored once.
+    idempotency_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    occurred_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(fields=["contact", "name", "occurred_at"], name="customevent_contact_idx"),
+            models.Index(fields=["name", "occurred_at"], name="customevent_name_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.contact_id})"
+
+    @property
+    def properties_text(self) -> str:
+        return json.dumps(self.properties, ensure_ascii=False, separators=(",", ":"))
 
 
 class FollowerBackfill(models.Model):

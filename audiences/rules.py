@@ -21,6 +21,7 @@ OPS = (
     "lt",
     "lte",
     "within_last",
+    "not_within_last",
     "member_of",
     "not_member_of",
 )
@@ -36,6 +37,7 @@ OP_LABELS = {
     "lt": "<",
     "lte": "≤",
     "within_last": "within the last",
+    "not_within_last": "not within the last",
     "member_of": "member of",
     "not_member_of": "not member of",
 }
@@ -64,6 +66,10 @@ FIELD_OPS = {
     "segment": ("member_of", "not_member_of"),
 }
 SEGMENT_OPS = FIELD_OPS["segment"]
+# event.<name>: whether the contact did that event (POST /api/v1/events) in the span.
+EVENT_PREFIX = "event."
+EVENT_OPS = ("within_last", "not_within_last")
+EVENT_NAME_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,100}\Z")
 ATTRIBUTE_PREFIX = "attributes."
 ATTRIBUTE_KEY_RE = re.compile(r"^[^\x00-\x1f]{1,100}$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -94,6 +100,12 @@ class Condition:
     def attribute_key(self) -> str | None:
         if self.field.startswith(ATTRIBUTE_PREFIX):
             return self.field[len(ATTRIBUTE_PREFIX) :]
+        return None
+
+    @property
+    def event_name(self) -> str | None:
+        if self.field.startswith(EVENT_PREFIX):
+            return self.field[len(EVENT_PREFIX) :]
         return None
 
 
@@ -137,7 +149,7 @@ def _condition(item: object, where: str) -> Condition:
         raise RuleError(f"{where}.field", _unknown_field(field))
     if op not in OPS:
         raise RuleError(f"{where}.op", f"unknown operator {op!r}; use one of {', '.join(OPS)}.")
-    allowed = FIELD_OPS.get(field, ATTRIBUTE_OPS)
+    allowed = EVENT_OPS if field.startswith(EVENT_PREFIX) else FIELD_OPS.get(field, ATTRIBUTE_OPS)
     if op not in allowed:
         raise RuleError(
             f"{where}.op", f"operator {op!r} does not apply to {field}; use {', '.join(allowed)}."
@@ -146,25 +158,33 @@ def _condition(item: object, where: str) -> Condition:
     return Condition(field, op, value)
 
 
-ATTRIBUTE_OPS = tuple(op for op in OPS if op not in SEGMENT_OPS)
+ATTRIBUTE_OPS = tuple(op for op in OPS if op not in SEGMENT_OPS and op != "not_within_last")
 
 
 def _unknown_field(field: object) -> str:
     """The message for an unknown field, with the likely intended one: a built-in field it is
     close to, else the attribute of that name."""
     if not isinstance(field, str) or not field.strip():
-        return "choose a field: attributes.<key> or one of " + ", ".join(FIELD_OPS) + "."
+        return (
+            "choose a field: attributes.<key>, event.<name> or one of " + ", ".join(FIELD_OPS) + "."
+        )
     close = difflib.get_close_matches(field, FIELD_OPS, n=1, cutoff=0.8)
     if close:
         return f"unknown field {field!r} — did you mean {close[0]}?"
     if ATTRIBUTE_KEY_RE.match(field) and "." not in field:
         return f"unknown field {field!r} — did you mean the attribute {field}?"
-    return f"unknown field {field!r}; use attributes.<key> or one of {', '.join(FIELD_OPS)}."
+    return (
+        f"unknown field {field!r}; use attributes.<key>, event.<name> or one of "
+        f"{', '.join(FIELD_OPS)}."
+    )
 
 
 def _known_field(field: str) -> bool:
     if field.startswith(ATTRIBUTE_PREFIX):
         return bool(ATTRIBUTE_KEY_RE.match(field[len(ATTRIBUTE_PREFIX) :]))
+    if field.startswith(EVENT_PREFIX):
+        name = field[len(EVENT_PREFIX) :]
+        return bool(EVENT_NAME_RE.match(name)) and bool(name.strip())
     return field in FIELD_OPS
 
 
@@ -198,7 +218,7 @@ def parse_date(value: object) -> datetime.date | datetime.datetime | None:
 def _value(field: str, op: str, value: object, where: str) -> object:
     if op in ("exists", "not_exists"):
         return None
-    if op == "within_last":
+    if op in ("within_last", "not_within_last"):
         within_delta(value, where)
         return value
     if op in SEGMENT_OPS:

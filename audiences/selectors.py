@@ -16,7 +16,7 @@ from audiences.expressions import (
     AttributeExists,
     AttributeValueSearch,
 )
-from audiences.models import AttributeKey, Contact, ImportJob, Segment
+from audiences.models import AttributeKey, Contact, CustomEvent, ImportJob, Segment
 from audiences.rules import (
     SEGMENT_OPS,
     Condition,
@@ -105,6 +105,11 @@ def _condition_q(cond: Condition, chain: tuple[int, ...], paths: dict[int, str])
     key = cond.attribute_key
     if key is not None:
         return _attribute_q(key, cond.op, cond.value)
+    if cond.event_name is not None:
+        since = timezone.now() - within_delta(cond.value)
+        did = CustomEvent.objects.filter(name=cond.event_name, occurred_at__gte=since)
+        q = Q(pk__in=did.values("contact_id"))
+        return q if cond.op == "within_last" else ~q
     field, op, value = cond.field, cond.op, cond.value
     if field in ("line_id", "display_name"):
         return _text_q(field, op, value)
@@ -329,6 +334,17 @@ def contact_detail_extra(*, contact: Contact) -> dict:
     for _, answer in hooks.contact_detail_context.send(sender=Contact, contact=contact):
         context.update(answer or {})
     return context
+
+
+def contact_custom_events(*, contact: Contact, limit: int = 50) -> list[CustomEvent]:
+    """The contact's timeline of events from the brand's systems, newest first."""
+    return list(CustomEvent.objects.filter(contact=contact)[:limit])
+
+
+def custom_event_names(*, limit: int = 200) -> list[str]:
+    """Event names seen so far, for the segment builder's field list."""
+    names = CustomEvent.objects.order_by("name").values_list("name", flat=True).distinct()
+    return list(names[:limit])
 
 
 def import_jobs() -> QuerySet[ImportJob]:

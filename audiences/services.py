@@ -277,6 +277,7 @@ def _contact_merge(*, primary: Contact, anonymous: Contact, actor=None) -> Conta
     previous = [primary.line_id, anonymous.line_id, *anonymous.merged_line_ids]
     primary.merged_line_ids = sorted(set(primary.merged_line_ids + previous))
     details = {"merged_line_id": anonymous.line_id, "previous_line_id": primary.line_id}
+    anonymous.custom_events.update(contact=primary)  # the person's history stays whole
     anonymous.delete()
     audit_record(actor=actor, action="contact.merge", target=primary, details=details)
     return primary

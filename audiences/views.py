@@ -27,9 +27,11 @@ from audiences.models import Contact, ImportJob, Segment
 from audiences.rules import RuleError, parse_rules
 from audiences.selectors import (
     attribute_catalogue,
+    contact_custom_events,
     contact_detail_extra,
     contact_events,
     contact_search,
+    custom_event_names,
     import_jobs,
     keyset_page,
     rules_count,
@@ -111,6 +113,7 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "contact": contact,
         "form": form,
         "events": contact_events(contact=contact),
+        "custom_events": contact_custom_events(contact=contact),
         "tab": "contacts",
         "can_write": _can_write(request),
         **contact_detail_extra(contact=contact),
@@ -167,7 +170,7 @@ def _builder_context(builder: builder_rows.Builder, error: str = "") -> dict:
         "rules_json": json.dumps(
             builder_rows.to_rules(builder, types), indent=2, ensure_ascii=False
         ),
-        "field_options": builder_rows.field_options(catalogue),
+        "field_options": builder_rows.field_options(catalogue, custom_event_names()),
         "op_options": builder_rows.op_options(),
         "value_hints": builder_rows.value_hints(list(Segment.objects.values_list("pk", "name"))),
         "builder_error": error,

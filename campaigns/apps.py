@@ -5,7 +5,7 @@ class CampaignsConfig(AppConfig):
     name = "campaigns"
 
     def ready(self) -> None:
-        # What connections and audiences get from campaigns (docs/design.md §5.2).
+        # What connections and audiences get from campaigns (docs/design.md §5.3).
         from audiences import hooks as audience_hooks
         from campaigns import receivers
         from connections import hooks as connection_hooks

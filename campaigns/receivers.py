@@ -1,5 +1,5 @@
 """What campaigns does when the apps below ask: receivers of connections' and audiences'
-signals, connected in `CampaignsConfig.ready()` (docs/design.md §5.2)."""
+signals, connected in `CampaignsConfig.ready()` (docs/design.md §5.3)."""
 
 from django.db.models import Count
 

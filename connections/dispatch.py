@@ -1,7 +1,7 @@
 """What a stored webhook event does: handlers that the apps above register by event type.
 
 Connections owns the inbox (store, dedupe, claim, status); the apps above own what an event
-means and register their handlers in `AppConfig.ready()` (docs/design.md §5.1). Several
+means and register their handlers in `AppConfig.ready()` (docs/design.md §5.2). Several
 handlers may take one type; they run in registration order, all in the event's savepoint.
 """
 

@@ -1,5 +1,5 @@
 """Signals connections sends and the apps above connect to in `AppConfig.ready()`
-(docs/design.md §5.2). Connections imports none of them: it uses what the receivers return.
+(docs/design.md §5.3). Connections imports none of them: it uses what the receivers return.
 Every signal is sent with `sender=Connection` and `connection=`.
 """
 

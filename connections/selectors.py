@@ -58,7 +58,7 @@ def connection_recent_events(connection: Connection, limit: int = 20) -> list[We
 
 
 def connection_panels(connection: Connection, request: HttpRequest) -> list[str]:
-    """The cards the apps above add to the connection's page, rendered (docs/design.md §5.2)."""
+    """The cards the apps above add to the connection's page, rendered (docs/design.md §5.3)."""
     return [
         render_to_string(template, {"connection": connection, **context}, request=request)
         for template, context in hooks.responses(hooks.connection_detail_panels, connection)

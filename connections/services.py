@@ -392,7 +392,7 @@ def connections_refresh_quotas() -> int:
 @transaction.atomic
 def connection_delete(*, actor: AbstractUser | None, connection: Connection) -> dict:
     """Delete a connection and what goes with it; returns the audit details (draft campaigns
-    deleted, finished ones kept: the apps that own them say, docs/design.md §5.2).
+    deleted, finished ones kept: the apps that own them say, docs/design.md §5.3).
 
     Refused (ConnectionInUseError from a receiver) while something using it would still send
     through it. If rows that must keep their history reference it (on_delete=PROTECT), the
@@ -589,7 +589,7 @@ def webhook_events_process(*, event_ids: list[int]) -> int:
 
 
 def webhook_event_process(*, event: WebhookEvent) -> WebhookEvent:
-    """Run the handlers the apps registered for the event's type (docs/design.md §5.1)."""
+    """Run the handlers the apps registered for the event's type (docs/design.md §5.2)."""
     try:
         handlers = dispatch.handlers_for(event.type)
         if not handlers:

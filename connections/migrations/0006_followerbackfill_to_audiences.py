@@ -2,7 +2,7 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-    """FollowerBackfill moved to audiences (audiences 0008): the table stays where it is."""
+    """FollowerBackfill moved to audiences (audiences 0009): the table stays where it is."""
 
     dependencies = [
         ("connections", "0005_webhook_event_sanitized"),

@@ -1,5 +1,5 @@
 """The webhook dispatcher: several handlers per event type, in registration order, in the
-event's savepoint (docs/design.md §5.1)."""
+event's savepoint (docs/design.md §5.2)."""
 
 import pytest
 

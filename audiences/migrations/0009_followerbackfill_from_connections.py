@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     kept, so nothing changes in the database."""
 
     dependencies = [
-        ("audiences", "0007_contact_import_job"),
+        ("audiences", "0008_customevent"),
         ("connections", "0006_followerbackfill_to_audiences"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
