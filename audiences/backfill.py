@@ -1,16 +1,25 @@
-"""Follower backfill: page through LINE's follower ids and create or refresh contacts."""
+"""Follower backfill: page through LINE's follower ids and create or refresh contacts.
+
+Started from the connection's page (a card audiences adds to it, docs/design.md §5.3), run by
+the task `audiences.backfill_followers`.
+"""
 
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
+from django.contrib.auth.models import AbstractUser
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from audiences.models import Contact
+from audiences.models import Contact, FollowerBackfill
 from connections.line import line_client_for
-from connections.models import Connection, FollowerBackfill
-from connections.services import line_error_message
+from connections.models import Connection
+from kit.enqueue import enqueue
+from kit.leases import Lease
+from kit.services import audit_record
 from lineapi import (
     LINE_ID_RE,
     LineApiError,
@@ -18,10 +27,12 @@ from lineapi import (
     LineForbiddenError,
     LineRateLimitError,
     Profile,
+    line_error_message,
 )
 
 logger = logging.getLogger(__name__)
 
+BACKFILL_FOLLOWERS = "audiences.backfill_followers"
 PAGE_SIZE = 1000
 PROFILE_CONCURRENCY = 50
 # Well under LINE's 2,000 requests/s per channel, so a backfill never starves campaign sends.
@@ -33,6 +44,47 @@ UNVERIFIED_MESSAGE = (
     "may list their followers. Get the account verified in LINE Official Account Manager, or "
     "rely on follow webhooks and contact imports, which work for every account."
 )
+# A backfill writes its progress after every page; one silent this long lost its worker.
+BACKFILL_STALE_AFTER = timedelta(minutes=15)
+# Held while running; `progress_at` is its heartbeat (docs/design.md §1.1).
+BACKFILL_LEASE = Lease(
+    FollowerBackfill,
+    held=FollowerBackfill.Status.RUNNING,
+    stamp="progress_at",
+    seconds=BACKFILL_STALE_AFTER.total_seconds(),
+)
+
+
+class BackfillActiveError(Exception):
+    pass
+
+
+def backfill_start(*, connection: Connection, actor: AbstractUser | None) -> FollowerBackfill:
+    with transaction.atomic():
+        Connection.objects.select_for_update().get(pk=connection.pk)
+        BACKFILL_LEASE.sweep(
+            {
+                "status": FollowerBackfill.Status.FAILED,
+                "error": "Interrupted: the worker stopped without finishing. Start it again.",
+                "finished_at": timezone.now(),
+            },
+            rows=connection.backfills.all(),
+        )
+        if connection.backfills.filter(status__in=FollowerBackfill.ACTIVE).exists():
+            raise BackfillActiveError("A follower backfill is already running for this connection.")
+        job = FollowerBackfill.objects.create(connection=connection, created_by=actor)
+        audit_record(actor=actor, action="connection.backfill", target=connection)
+        transaction.on_commit(lambda: enqueue(BACKFILL_FOLLOWERS, job.pk))
+    return job
+
+
+def latest_backfill(connection: Connection) -> FollowerBackfill | None:
+    return connection.backfills.first()
+
+
+def backfill_panel(sender: type, *, connection: Connection, **kwargs) -> tuple[str, dict]:
+    """The backfill's card on the connection's page (hooks.connection_detail_panels)."""
+    return "audiences/_backfill_card.html", {"backfill": latest_backfill(connection)}
 
 
 class _Pacer:
@@ -118,12 +170,9 @@ def _finish(backfill: FollowerBackfill, status: str, error: str = "") -> None:
 
 def followers_backfill_run(*, backfill: FollowerBackfill) -> FollowerBackfill:
     """Run a pending backfill to its end; a backfill claimed elsewhere is left alone."""
-    claimed = FollowerBackfill.objects.filter(
-        pk=backfill.pk, status=FollowerBackfill.Status.PENDING
-    ).update(
-        status=FollowerBackfill.Status.RUNNING,
-        started_at=timezone.now(),
-        progress_at=timezone.now(),
+    now = timezone.now()
+    claimed = BACKFILL_LEASE.claim(
+        {"pk": backfill.pk, "status": FollowerBackfill.Status.PENDING}, now=now, started_at=now
     )
     if not claimed:
         backfill.refresh_from_db()

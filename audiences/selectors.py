@@ -8,6 +8,7 @@ import re
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from audiences import hooks
 from audiences.expressions import (
     AttributeCompare,
     AttributeContains,
@@ -327,14 +328,12 @@ def contact_events(*, contact: Contact, limit: int = 50) -> list:
     return list(WebhookEvent.objects.filter(source_id__in=line_ids)[:limit])
 
 
-def contact_deliveries(*, contact: Contact, limit: int = 50) -> list:
-    from campaigns.models import Delivery
-
-    return list(
-        Delivery.objects.filter(contact=contact)
-        .select_related("campaign")
-        .order_by("-created_at")[:limit]
-    )
+def contact_detail_extra(*, contact: Contact) -> dict:
+    """What the apps above add to the contact's page (campaigns: `deliveries`)."""
+    context: dict = {}
+    for _, answer in hooks.contact_detail_context.send(sender=Contact, contact=contact):
+        context.update(answer or {})
+    return context
 
 
 def contact_custom_events(*, contact: Contact, limit: int = 50) -> list[CustomEvent]:

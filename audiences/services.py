@@ -12,6 +12,7 @@ from django.db import DataError, IntegrityError, transaction
 from django.db import connection as db_connection
 from django.utils import timezone
 
+from audiences import hooks
 from audiences.models import AttributeKey, Contact, Segment
 from audiences.rules import parse_date
 from audiences.selectors import segment_contacts, segment_users
@@ -260,13 +261,10 @@ def _contact_merge(*, primary: Contact, anonymous: Contact, actor=None) -> Conta
     """Fold an anonymous contact into an identified one, as Customer.io does on identify.
 
     Attributes combine (the identified profile wins on a clash); deliveries move over (where
-    both received the same campaign, the anonymous row keeps its line id and loses its link);
+    both received the same campaign, the anonymous row keeps its line id and loses its link:
+    campaigns' receiver of `hooks.contact_merging`);
     the anonymous line id is remembered so its webhook events still show."""
-    from campaigns.models import Delivery
-
-    Delivery.objects.filter(contact=anonymous).exclude(
-        campaign_id__in=Delivery.objects.filter(contact=primary).values("campaign_id")
-    ).update(contact=primary)
+    hooks.contact_merging.send(sender=Contact, primary=primary, anonymous=anonymous)
     primary.attributes = {**anonymous.attributes, **primary.attributes}
     primary.display_name = primary.display_name or anonymous.display_name
     primary.picture_url = primary.picture_url or anonymous.picture_url

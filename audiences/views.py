@@ -8,6 +8,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from audiences import backfill
 from audiences import builder as builder_rows
 from audiences.forms import (
     ContactEditForm,
@@ -27,7 +28,7 @@ from audiences.rules import RuleError, parse_rules
 from audiences.selectors import (
     attribute_catalogue,
     contact_custom_events,
-    contact_deliveries,
+    contact_detail_extra,
     contact_events,
     contact_search,
     custom_event_names,
@@ -46,9 +47,10 @@ from audiences.services import (
     segment_delete,
     segment_update,
 )
+from connections.models import Connection
 from kit import input_guard
 from kit.pages import paginate, render_page
-from kit.roles import READERS, WRITERS, has_role, role_required
+from kit.roles import ADMIN, READERS, WRITERS, has_role, role_required
 
 
 def _can_write(request: HttpRequest) -> bool:
@@ -112,9 +114,9 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "form": form,
         "events": contact_events(contact=contact),
         "custom_events": contact_custom_events(contact=contact),
-        "deliveries": contact_deliveries(contact=contact),
         "tab": "contacts",
         "can_write": _can_write(request),
+        **contact_detail_extra(contact=contact),
     }
     return render(request, "audiences/contact_detail.html", context)
 
@@ -343,4 +345,29 @@ def import_errors(request: HttpRequest, pk: int) -> FileResponse:
         as_attachment=True,
         filename=f"import-{job.pk}-errors.csv",
         content_type="text/csv",
+    )
+
+
+# --- follower backfill (routed under /connections/<pk>/backfill/ by audiences/backfill_urls.py)
+
+
+@role_required(ADMIN)
+@require_POST
+def backfill_start(request: HttpRequest, pk: int) -> HttpResponse:
+    connection = get_object_or_404(Connection, pk=pk)
+    try:
+        backfill.backfill_start(connection=connection, actor=request.user)
+    except backfill.BackfillActiveError as exc:
+        messages.warning(request, str(exc))
+    else:
+        messages.info(request, "Follower backfill started.")
+    return redirect("connection_detail", pk=pk)
+
+
+@role_required(ADMIN)
+def backfill_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    connection = get_object_or_404(Connection, pk=pk)
+    context = {"connection": connection, "backfill": backfill.latest_backfill(connection)}
+    return render_page(
+        request, "audiences/backfill.html", context, partial="audiences/_backfill.html"
     )

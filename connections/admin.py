@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from connections.models import Connection, FollowerBackfill, WebhookEvent
+from connections.models import Connection, WebhookEvent
 
 
 @admin.register(Connection)
@@ -15,8 +15,3 @@ class ConnectionAdmin(admin.ModelAdmin):
 class WebhookEventAdmin(admin.ModelAdmin):
     list_display = ["webhook_event_id", "connection", "type", "status", "received_at"]
     list_filter = ["type", "status"]
-
-
-@admin.register(FollowerBackfill)
-class FollowerBackfillAdmin(admin.ModelAdmin):
-    list_display = ["connection", "status", "followers_seen", "created_count", "created_at"]

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from kit.crypto import EncryptedTextField, mask
+from lineapi import LINE_ID_RE
 
 
 def _webhook_slug() -> str:
@@ -141,41 +142,9 @@ class WebhookEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.type} {self.webhook_event_id}"
 
-
-class FollowerBackfill(models.Model):
-    """A run that pages through LINE's follower ids and creates or refreshes contacts."""
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "Waiting to start"
-        RUNNING = "running", "Running"
-        COMPLETED = "completed", "Completed"
-        FAILED = "failed", "Failed"
-
-    ACTIVE = (Status.PENDING, Status.RUNNING)
-
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="backfills")
-    status = models.CharField(max_length=12, choices=Status, default=Status.PENDING)
-    pages = models.PositiveIntegerField(default=0)
-    followers_seen = models.PositiveIntegerField(default=0)
-    created_count = models.PositiveIntegerField(default=0)
-    updated_count = models.PositiveIntegerField(default=0)
-    profiles_fetched = models.PositiveIntegerField(default=0)
-    profile_errors = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    progress_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"Backfill {self.pk} of {self.connection}"
-
     @property
-    def is_active(self) -> bool:
-        return self.status in self.ACTIVE
+    def line_id(self) -> str:
+        """The user (follow, unfollow) or conversation the event is about, "" when none is valid."""
+        source = self.raw.get("source") if isinstance(self.raw.get("source"), dict) else {}
+        line_id = source.get("userId") if self.type in ("follow", "unfollow") else self.source_id
+        return line_id if isinstance(line_id, str) and LINE_ID_RE.match(line_id) else ""

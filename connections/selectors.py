@@ -2,11 +2,13 @@ import ipaddress
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.loader import render_to_string
 from django.urls import reverse
 
-from connections.models import Connection, FollowerBackfill, WebhookEvent
+from connections import hooks
+from connections.models import Connection, WebhookEvent
 
 
 def connection_list() -> QuerySet[Connection]:
@@ -55,24 +57,17 @@ def connection_recent_events(connection: Connection, limit: int = 20) -> list[We
     return list(connection.webhook_events.all()[:limit])
 
 
-def connection_latest_backfill(connection: Connection) -> FollowerBackfill | None:
-    return connection.backfills.first()
+def connection_panels(connection: Connection, request: HttpRequest) -> list[str]:
+    """The cards the apps above add to the connection's page, rendered (docs/design.md §5.3)."""
+    return [
+        render_to_string(template, {"connection": connection, **context}, request=request)
+        for template, context in hooks.responses(hooks.connection_detail_panels, connection)
+    ]
 
 
-def connection_campaign_counts(connection: Connection) -> dict[str, int]:
-    from campaigns.models import Campaign
-
-    campaigns = Campaign.objects.filter(connection=connection)
-    counts = campaigns.order_by().values_list("status").annotate(n=Count("id"))
-    by_status = dict(counts.values_list("status", "n"))
-    return {
-        "total": sum(by_status.values()),
-        "drafts": by_status.get(Campaign.Status.DRAFT, 0),
-        "sending": by_status.get(Campaign.Status.SENDING, 0),
-        "waiting": by_status.get(Campaign.Status.PAUSED, 0)
-        + by_status.get(Campaign.Status.SCHEDULED, 0),
-        "finished": sum(
-            by_status.get(s, 0)
-            for s in (Campaign.Status.COMPLETED, Campaign.Status.CANCELLED, Campaign.Status.EXPIRED)
-        ),
-    }
+def connection_delete_context(connection: Connection) -> dict:
+    """What the apps above say about deleting the connection (campaigns: `counts`)."""
+    context: dict = {}
+    for answer in hooks.responses(hooks.connection_delete_context, connection):
+        context.update(answer)
+    return context

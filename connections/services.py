@@ -13,17 +13,16 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, ProtectedError
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from audiences import events as contact_events
+from connections import dispatch, hooks
 from connections.line import line_call
 from connections.models import (
     LINE_MULTICAST_RATE,
     LINE_PUSH_RATE,
     Connection,
-    FollowerBackfill,
     WebhookEvent,
 )
 from kit import crypto
@@ -31,15 +30,13 @@ from kit.enqueue import enqueue
 from kit.leases import Lease
 from kit.services import audit_record
 from lineapi import (
-    LINE_ID_RE,
     BotInfo,
     LineApiError,
     LineAuthError,
     LineConnectionError,
-    LineForbiddenError,
     LineTimeoutError,
-    Profile,
     event_source_id,
+    line_error_message,
     parse_webhook,
     strictjson,
     verify_signature,
@@ -62,8 +59,6 @@ WEBHOOK_EVENT_LEASE = Lease(
     stamp="claimed_at",
     seconds=SWEEP_PROCESSING_AFTER.total_seconds(),
 )
-# A backfill writes its progress after every page; one silent this long lost its worker.
-BACKFILL_STALE_AFTER = timedelta(minutes=15)
 # LINE redelivers for hours, not months: older events only fill the table.
 WEBHOOK_EVENT_RETENTION = timedelta(days=90)
 
@@ -96,24 +91,6 @@ class ConnectionInUseError(Exception):
 
 class WebhookSignatureError(Exception):
     pass
-
-
-class BackfillActiveError(Exception):
-    pass
-
-
-def line_error_message(exc: LineApiError, *, base_url: str) -> str:
-    """A sentence an admin can act on, with LINE's own reason kept in it."""
-    if isinstance(exc, LineAuthError):
-        return (
-            "LINE rejected the channel access token (401): check that you copied the "
-            f"long-lived token of this channel. LINE said: {exc.message}"
-        )
-    if isinstance(exc, LineTimeoutError | LineConnectionError):
-        return f"Could not reach {base_url}: {exc.message}"
-    if isinstance(exc, LineForbiddenError):
-        return f"LINE refused access (403): {exc.message}"
-    return f"LINE answered {exc}"
 
 
 def _normalized_base_url(api_base_url: str | None) -> str:
@@ -413,44 +390,28 @@ def connections_refresh_quotas() -> int:
 
 
 @transaction.atomic
-@transaction.atomic
-def connection_delete(*, actor: AbstractUser | None, connection: Connection) -> int:
-    """Delete a connection and its draft campaigns; returns how many drafts went with it.
+def connection_delete(*, actor: AbstractUser | None, connection: Connection) -> dict:
+    """Delete a connection and what goes with it; returns the audit details (draft campaigns
+    deleted, finished ones kept: the apps that own them say, docs/design.md §5.3).
 
-    Refused while a campaign using it is sending, paused or scheduled. If finished campaigns
-    used it, their history stays: the row is kept without token and secret, renamed
-    "… (deleted)", and hidden from every list, picker and the webhook.
+    Refused (ConnectionInUseError from a receiver) while something using it would still send
+    through it. If rows that must keep their history reference it (on_delete=PROTECT), the
+    row is kept without token and secret, renamed "… (deleted)", and hidden from every list,
+    picker and the webhook.
     """
-    from campaigns.models import Campaign
+    details: dict = {}
+    for answer in hooks.responses(hooks.connection_deleting, connection):
+        details.update(answer)
+    audit_record(actor=actor, action="connection.delete", target=connection, details=details)
+    try:
+        with transaction.atomic():
+            connection.delete()
+    except ProtectedError:  # history references it: kept, without its credentials
+        _connection_retire(connection)
+    return details
 
-    campaigns = Campaign.objects.select_for_update().filter(connection=connection)
-    sending = campaigns.filter(status=Campaign.Status.SENDING).count()
-    if sending:
-        raise ConnectionInUseError(
-            f"{connection.name} cannot be deleted while {_plural(sending, 'campaign')} "
-            "using it is sending. Pause or cancel it first."
-        )
-    waiting = campaigns.filter(
-        status__in=(Campaign.Status.PAUSED, Campaign.Status.SCHEDULED)
-    ).count()
-    if waiting:
-        raise ConnectionInUseError(
-            f"{connection.name} cannot be deleted while {_plural(waiting, 'campaign')} using "
-            "it is paused or scheduled and would send through it later. Cancel it first."
-        )
-    drafts = campaigns.filter(status=Campaign.Status.DRAFT)
-    draft_count = drafts.count()
-    drafts.delete()
-    history = campaigns.count()
-    audit_record(
-        actor=actor,
-        action="connection.delete",
-        target=connection,
-        details={"draft_campaigns_deleted": draft_count, "finished_campaigns_kept": history},
-    )
-    if not history:
-        connection.delete()
-        return draft_count
+
+def _connection_retire(connection: Connection) -> None:
     now = timezone.now()
     connection.name = _deleted_name(connection)
     connection.channel_access_token = connection.channel_secret = ""
@@ -458,7 +419,6 @@ def connection_delete(*, actor: AbstractUser | None, connection: Connection) -> 
     connection.last_error = f"Deleted on {now:%Y-%m-%d}."
     connection.deleted_at = now
     connection.save()
-    return draft_count
 
 
 def _deleted_name(connection: Connection) -> str:
@@ -467,10 +427,6 @@ def _deleted_name(connection: Connection) -> str:
     if Connection.all_objects.filter(name=connection.name[:90] + suffix).exists():
         suffix = f" (deleted #{connection.pk})"
     return connection.name[: 100 - len(suffix)] + suffix
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def connections_rotate_secrets() -> int:
@@ -633,11 +589,17 @@ def webhook_events_process(*, event_ids: list[int]) -> int:
 
 
 def webhook_event_process(*, event: WebhookEvent) -> WebhookEvent:
+    """Run the handlers the apps registered for the event's type (docs/design.md §5.2)."""
     try:
-        profile = _follow_profile(event)  # LINE is called outside the transaction
-        # A savepoint per event: a database error rolls back this event's writes only.
-        with transaction.atomic():
-            handled, result = _apply_event(event, profile)
+        handlers = dispatch.handlers_for(event.type)
+        if not handlers:
+            handled, result = False, {"reason": f"{event.type} events are stored, not processed"}
+        else:
+            # Before the transaction: a handler's call to LINE (a follower's profile).
+            prepared = [h.prepare(event) if h.prepare else None for h in handlers]
+            # A savepoint per event: a database error rolls back this event's writes only.
+            with transaction.atomic():
+                handled, result = dispatch.outcome(handlers, event, prepared)
         event.status = WebhookEvent.Status.PROCESSED if handled else WebhookEvent.Status.IGNORED
         event.result, event.error = result, ""
     except Exception as exc:  # one bad event must not block the others of the delivery
@@ -646,57 +608,6 @@ def webhook_event_process(*, event: WebhookEvent) -> WebhookEvent:
     event.processed_at = timezone.now()
     event.save(update_fields=["status", "result", "error", "processed_at"])
     return event
-
-
-def _event_line_id(event: WebhookEvent) -> str:
-    """The user (follow, unfollow) or conversation the event is about, "" when none is valid."""
-    source = event.raw.get("source") if isinstance(event.raw.get("source"), dict) else {}
-    line_id = source.get("userId") if event.type in ("follow", "unfollow") else event.source_id
-    return line_id if isinstance(line_id, str) and LINE_ID_RE.match(line_id) else ""
-
-
-def _follow_profile(event: WebhookEvent) -> Profile | None:
-    line_id = _event_line_id(event)
-    if event.type != "follow" or not line_id:
-        return None
-    return _profile_or_none(event.connection, line_id)
-
-
-def _apply_event(event: WebhookEvent, profile: Profile | None) -> tuple[bool, dict]:
-    raw, connection = event.raw, event.connection
-    at = event.event_time or timezone.now()
-    line_id = _event_line_id(event)
-    if event.type not in ("follow", "unfollow", "message", "postback", "join", "leave"):
-        return False, {"reason": f"{event.type} events are stored, not processed"}
-    if not line_id:
-        return False, {"reason": "the event has no valid LINE user, group or room id"}
-    if event.type == "follow":
-        contact = contact_events.contact_followed(
-            connection=connection, line_id=line_id, at=at, profile=profile
-        )
-        follow = raw.get("follow") if isinstance(raw.get("follow"), dict) else {}
-        return True, {
-            "contact_id": contact.pk,
-            "is_unblocked": bool(follow.get("isUnblocked")),
-            "profile_fetched": profile is not None,
-        }
-    if event.type == "unfollow":
-        contact = contact_events.contact_unfollowed(connection=connection, line_id=line_id, at=at)
-    elif event.type == "join":
-        contact = contact_events.contact_joined(connection=connection, line_id=line_id, at=at)
-    elif event.type == "leave":
-        contact = contact_events.contact_left(connection=connection, line_id=line_id, at=at)
-    else:
-        contact = contact_events.contact_interacted(connection=connection, line_id=line_id, at=at)
-    return True, {"contact_id": contact.pk}
-
-
-def _profile_or_none(connection: Connection, user_id: str) -> Profile | None:
-    try:
-        return line_call(connection, lambda client: client.profile(user_id))
-    except LineApiError as exc:
-        logger.info("profile of %s not fetched: %s", user_id, exc)
-        return None
 
 
 def webhook_events_sweep() -> int:
@@ -724,34 +635,6 @@ def webhook_events_prune() -> int:
         ],
     ).delete()
     return deleted
-
-
-# --- follower backfill --------------------------------------------------------------------------
-
-
-def backfill_start(*, connection: Connection, actor: AbstractUser | None) -> FollowerBackfill:
-    with transaction.atomic():
-        Connection.objects.select_for_update().get(pk=connection.pk)
-        connection.backfills.filter(
-            status=FollowerBackfill.Status.RUNNING,
-            progress_at__lt=timezone.now() - BACKFILL_STALE_AFTER,
-        ).update(
-            status=FollowerBackfill.Status.FAILED,
-            error="Interrupted: the worker stopped without finishing. Start it again.",
-            finished_at=timezone.now(),
-        )
-        if connection.backfills.filter(status__in=FollowerBackfill.ACTIVE).exists():
-            raise BackfillActiveError("A follower backfill is already running for this connection.")
-        job = FollowerBackfill.objects.create(connection=connection, created_by=actor)
-        audit_record(actor=actor, action="connection.backfill", target=connection)
-        transaction.on_commit(lambda: _enqueue_backfill(job.pk))
-    return job
-
-
-def _enqueue_backfill(job_id: int) -> None:
-    from connections.tasks import backfill_followers
-
-    backfill_followers.delay(job_id)
 
 
 class NotSandboxError(Exception):

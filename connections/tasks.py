@@ -1,7 +1,6 @@
 from celery import shared_task
 
 from connections import services
-from connections.models import FollowerBackfill
 
 # Merged into the celery app's beat schedule by the project owner.
 BEAT_SCHEDULE = {
@@ -35,12 +34,3 @@ def prune_webhook_events() -> None:
 @shared_task(name="connections.refresh_quotas", ignore_result=True)
 def refresh_quotas() -> None:
     services.connections_refresh_quotas()
-
-
-@shared_task(name="connections.backfill_followers", ignore_result=True, acks_late=False)
-def backfill_followers(backfill_id: int) -> None:
-    from audiences.backfill import followers_backfill_run
-
-    backfill = FollowerBackfill.objects.select_related("connection").filter(pk=backfill_id).first()
-    if backfill is not None:
-        followers_backfill_run(backfill=backfill)

@@ -11,10 +11,4 @@ urlpatterns = [
     path("<int:pk>/check/", views.connection_check, name="connection_check"),
     path("<int:pk>/quota/", views.connection_quota, name="connection_quota"),
     path("<int:pk>/reveal/", views.connection_reveal, name="connection_reveal"),
-    path("<int:pk>/backfill/", views.connection_backfill, name="connection_backfill"),
-    path(
-        "<int:pk>/backfill/progress/",
-        views.connection_backfill_progress,
-        name="connection_backfill_progress",
-    ),
 ]

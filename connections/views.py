@@ -83,7 +83,7 @@ def _detail_context(request: HttpRequest, connection: Connection) -> dict:
         "webhook_url": webhook_url,
         "webhook_url_problem": selectors.webhook_url_problem(webhook_url),
         "events": selectors.connection_recent_events(connection),
-        "backfill": selectors.connection_latest_backfill(connection),
+        "panels": selectors.connection_panels(connection, request),
     }
 
 
@@ -144,14 +144,15 @@ def connection_delete(request: HttpRequest, pk: int) -> HttpResponse:
     connection = get_object_or_404(Connection, pk=pk)
     if request.method == "POST":
         try:
-            drafts = services.connection_delete(actor=request.user, connection=connection)
+            deleted = services.connection_delete(actor=request.user, connection=connection)
         except services.ConnectionInUseError as exc:
             messages.error(request, str(exc))
             return redirect("connection_detail", pk=pk)
+        drafts = deleted.get("draft_campaigns_deleted")
         extra = f" with {drafts} draft campaign(s)" if drafts else ""
         messages.success(request, f"Connection {connection.name} deleted{extra}.")
         return redirect("connection_list")
-    context = {"connection": connection, "counts": selectors.connection_campaign_counts(connection)}
+    context = {"connection": connection, **selectors.connection_delete_context(connection)}
     return render(request, "connections/connection_confirm_delete.html", context)
 
 
@@ -174,31 +175,3 @@ def connection_quota(request: HttpRequest, pk: int) -> HttpResponse:
     services.connection_refresh_quota(connection=get_object_or_404(Connection, pk=pk))
     messages.info(request, "Quota refreshed.")
     return redirect("connection_detail", pk=pk)
-
-
-@role_required(ADMIN)
-@require_POST
-def connection_backfill(request: HttpRequest, pk: int) -> HttpResponse:
-    connection = get_object_or_404(Connection, pk=pk)
-    try:
-        services.backfill_start(connection=connection, actor=request.user)
-    except services.BackfillActiveError as exc:
-        messages.warning(request, str(exc))
-    else:
-        messages.info(request, "Follower backfill started.")
-    return redirect("connection_detail", pk=pk)
-
-
-@role_required(ADMIN)
-def connection_backfill_progress(request: HttpRequest, pk: int) -> HttpResponse:
-    connection = get_object_or_404(Connection, pk=pk)
-    context = {
-        "connection": connection,
-        "backfill": selectors.connection_latest_backfill(connection),
-    }
-    return render_page(
-        request,
-        "connections/connection_backfill.html",
-        context,
-        partial="connections/_backfill.html",
-    )

@@ -16,6 +16,7 @@ from lineapi.errors import (
     LineServerError,
     LineTimeoutError,
     LineTooLargeError,
+    line_error_message,
 )
 from lineapi.messages import (
     LINE_ID_RE,
@@ -107,6 +108,7 @@ __all__ = [
     "WebhookParseError",
     "event_source_id",
     "grapheme_len",
+    "line_error_message",
     "normalize_line_id",
     "parse_event",
     "parse_webhook",

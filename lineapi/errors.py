@@ -114,3 +114,17 @@ def error_for_status(status: int, message: str) -> type[LineApiError]:
     if status >= 500:
         return LineServerError
     return _BY_STATUS.get(status, LineApiError)
+
+
+def line_error_message(exc: LineApiError, *, base_url: str) -> str:
+    """A sentence an admin can act on, with LINE's own reason kept in it."""
+    if isinstance(exc, LineAuthError):
+        return (
+            "LINE rejected the channel access token (401): check that you copied the "
+            f"long-lived token of this channel. LINE said: {exc.message}"
+        )
+    if isinstance(exc, LineTimeoutError | LineConnectionError):
+        return f"Could not reach {base_url}: {exc.message}"
+    if isinstance(exc, LineForbiddenError):
+        return f"LINE refused access (403): {exc.message}"
+    return f"LINE answered {exc}"

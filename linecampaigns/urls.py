@@ -50,6 +50,7 @@ urlpatterns = [
     path("settings/audit/", kit_views.audit_log, name="audit_log"),
     path("api/v1/", _api_urls(api.urls)),
     path("connections/", include("connections.urls")),
+    path("connections/", include("audiences.backfill_urls")),
     path("webhooks/", include("connections.webhook_urls")),
     path("audiences/", include("audiences.urls")),
     path("campaigns/", include("campaigns.urls")),

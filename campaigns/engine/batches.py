@@ -33,8 +33,8 @@ from campaigns.personalization import (
     compile_messages,
     context_from,
 )
-from connections.services import connection_mark_invalid, line_error_message
-from lineapi import LineApiError, LineAuthError
+from connections.services import connection_mark_invalid
+from lineapi import LineApiError, LineAuthError, line_error_message
 
 log = logging.getLogger(__name__)
 

@@ -4,10 +4,15 @@ import pytest
 from django.utils import timezone
 
 from audiences import backfill as backfill_module
-from audiences.backfill import UNVERIFIED_MESSAGE, followers_backfill_run
-from audiences.models import Contact
-from connections.models import Connection, FollowerBackfill
-from connections.services import BackfillActiveError, backfill_start, connection_create
+from audiences.backfill import (
+    UNVERIFIED_MESSAGE,
+    BackfillActiveError,
+    backfill_start,
+    followers_backfill_run,
+)
+from audiences.models import Contact, FollowerBackfill
+from connections.models import Connection
+from connections.services import connection_create
 from tests.connections.helpers import follower_id
 
 FOLLOWERS = 45
