@@ -191,7 +191,10 @@ def _document_errors(document: dict) -> None:
                 statuses |= _WITH_PATH_PARAMETER
             if "requestBody" in operation:
                 statuses |= _WITH_BODY
-            responses = operation.setdefault("responses", {})
+            # Ninja keys declared statuses by int; JSON keys are strings, and "422" beside 422
+            # would be a duplicate key that Swagger UI's parser refuses.
+            responses = {str(k): v for k, v in operation.get("responses", {}).items()}
+            operation["responses"] = responses
             for status, description in statuses.items():
                 responses.setdefault(
                     status,

@@ -1,5 +1,6 @@
 """/api/v1/docs works offline, and /api/v1/openapi.json answers API clients as the API does."""
 
+import json
 import re
 
 from django.test import Client, override_settings
@@ -48,3 +49,24 @@ def test_openapi_json_without_credentials_is_the_apis_json_401(client, db):
             "detail": "Authentication required: send 'Authorization: Bearer <token>'.",
             "errors": [],
         }
+
+
+def test_the_schema_has_no_duplicate_keys(analyst_client):
+    """Swagger UI parses the schema with a YAML parser, which refuses a duplicated key (a
+    declared 422 beside the documented "422" was one)."""
+
+    def no_duplicates(pairs):
+        keys = [key for key, _ in pairs]
+        duplicated = {key for key in keys if keys.count(key) > 1}
+        assert not duplicated, f"duplicate keys {duplicated}"
+        return dict(pairs)
+
+    response = analyst_client.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    schema = json.loads(response.content, object_pairs_hook=no_duplicates)
+    assert all(
+        isinstance(status, str)
+        for ops in schema["paths"].values()
+        for op in ops.values()
+        for status in op["responses"]
+    )
