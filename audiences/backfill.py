@@ -59,6 +59,10 @@ class BackfillActiveError(Exception):
     pass
 
 
+class BackfillLeaseLost(Exception):
+    """The sweep gave this run up (no progress for BACKFILL_STALE_AFTER): stop writing."""
+
+
 def backfill_start(*, connection: Connection, actor: AbstractUser | None) -> FollowerBackfill:
     with transaction.atomic():
         Connection.objects.select_for_update().get(pk=connection.pk)
@@ -151,19 +155,22 @@ def _store_page(
     refreshed.filter(connection__isnull=True).update(connection=connection)
     refreshed.update(follow_status=Contact.FollowStatus.FOLLOWING, updated_at=timezone.now())
     fetched = sum(1 for profile in profiles.values() if profile is not None)
-    FollowerBackfill.objects.filter(pk=backfill.pk).update(
+    renewed = BACKFILL_LEASE.renew(
+        backfill.pk,
         pages=F("pages") + 1,
         followers_seen=F("followers_seen") + len(ids),
         created_count=F("created_count") + len(new),
         updated_count=F("updated_count") + len(existing),
         profiles_fetched=F("profiles_fetched") + fetched,
         profile_errors=F("profile_errors") + len(profiles) - fetched,
-        progress_at=timezone.now(),
     )
+    if not renewed:
+        raise BackfillLeaseLost(backfill.pk)
 
 
 def _finish(backfill: FollowerBackfill, status: str, error: str = "") -> None:
-    FollowerBackfill.objects.filter(pk=backfill.pk).update(
+    # Only while held: a run the sweep gave up keeps the status the sweep wrote.
+    BACKFILL_LEASE.held_rows(pk=backfill.pk).update(
         status=status, error=error, finished_at=timezone.now()
     )
 
@@ -195,6 +202,8 @@ def followers_backfill_run(*, backfill: FollowerBackfill) -> FollowerBackfill:
             )
             _store_page(backfill=backfill, connection=connection, ids=ids, profiles=profiles)
         _finish(backfill, FollowerBackfill.Status.COMPLETED)
+    except BackfillLeaseLost:
+        logger.warning("backfill %s was given up by the sweep; stopped", backfill.pk)
     except LineForbiddenError:
         _finish(backfill, FollowerBackfill.Status.FAILED, UNVERIFIED_MESSAGE)
     except LineApiError as exc:

@@ -169,3 +169,25 @@ def test_a_claimed_backfill_is_not_run_twice(oa, admin_user) -> None:
     )
     assert followers_backfill_run(backfill=job).followers_seen == 0
     assert not Contact.objects.exists()
+
+
+def test_a_run_the_sweep_gave_up_stops_and_keeps_the_sweeps_status(
+    oa, admin_user, small_pages, monkeypatch
+) -> None:
+    """The backfill's lease: once the sweep has failed a silent run, that run's next progress
+    write finds the lease lost, and it neither writes pages nor turns itself completed."""
+    store, stored = backfill_module._store_page, []
+
+    def store_then_swept(**kwargs) -> None:
+        store(**kwargs)
+        stored.append(1)
+        if len(stored) == 1:  # as if this worker stalled past the lease and was swept
+            backfill_module.BACKFILL_LEASE.sweep(
+                {"status": FollowerBackfill.Status.FAILED, "error": "Interrupted"}, seconds=0
+            )
+
+    monkeypatch.setattr(backfill_module, "_store_page", store_then_swept)
+    job = _run(oa, admin_user)
+
+    assert (job.status, job.error, job.pages) == (FollowerBackfill.Status.FAILED, "Interrupted", 1)
+    assert len(stored) == 1  # the second page's write found the lease lost
