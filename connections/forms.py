@@ -90,7 +90,9 @@ class ConnectionEditForm(ConnectionForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        del self.fields["confirm_duplicate"]
+        self.fields[
+            "confirm_duplicate"
+        ].label = "Use it anyway: this channel is then connected twice"
         for name in SECRET_FIELDS:
             self.fields[name].required = False
         self.fields["channel_access_token"].help_text = (

@@ -195,11 +195,8 @@ def connection_create(
         ),
     )
     _apply_bot_info(connection, _bot_info(connection))
-    existing = Connection.objects.filter(
-        bot_user_id=connection.bot_user_id, status=Connection.Status.ACTIVE
-    ).first()
-    if existing is not None and connection.bot_user_id and not confirm_duplicate:
-        raise ConnectionDuplicateError(existing)
+    if not confirm_duplicate:
+        _refuse_duplicate(connection)
     try:
         with transaction.atomic():
             connection.save()
@@ -229,8 +226,10 @@ def connection_update(
     channel_secret: str = "",
     push_rate_limit: int | None = None,
     multicast_rate_limit: int | None = None,
+    confirm_duplicate: bool = False,
 ) -> Connection:
-    """Rename, move or rotate credentials; a new token or base URL is re-verified first.
+    """Rename, move or rotate credentials; a new token or base URL is re-verified first, and a
+    token of a channel another connection already holds needs `confirm_duplicate`, as on add.
 
     A new base URL needs the token entered again: verifying sends it to that address, and the
     stored token must not go anywhere an Admin types without knowing it."""
@@ -269,6 +268,8 @@ def connection_update(
         changes.append("channel_secret")
     if {"api_base_url", "channel_access_token"} & set(changes):
         _apply_bot_info(candidate, _bot_info(candidate))
+        if not confirm_duplicate:
+            _refuse_duplicate(candidate)
     if not changes:
         return connection
     try:
@@ -287,6 +288,22 @@ def connection_update(
     if "channel_access_token" in changes:
         connection_refresh_quota(connection=candidate)
     return candidate
+
+
+def _refuse_duplicate(connection: Connection) -> None:
+    """Another active connection to the same channel (LINE's bot user id) sends to the same
+    people: adding or re-pointing one needs the Admin's say-so."""
+    if not connection.bot_user_id:
+        return
+    existing = (
+        Connection.objects.filter(
+            bot_user_id=connection.bot_user_id, status=Connection.Status.ACTIVE
+        )
+        .exclude(pk=connection.pk)
+        .first()
+    )
+    if existing is not None:
+        raise ConnectionDuplicateError(existing)
 
 
 def _printable(value: str, field: str) -> None:

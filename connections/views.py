@@ -124,6 +124,7 @@ def connection_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "multicast_rate_limit": connection.multicast_rate_limit,
     }
     form = ConnectionEditForm(request.POST or None, initial=initial)
+    duplicate_of = None
     if request.method == "POST" and form.is_valid():
         try:
             services.connection_update(
@@ -131,10 +132,18 @@ def connection_edit(request: HttpRequest, pk: int) -> HttpResponse:
             )
         except services.ConnectionVerifyError as exc:
             form.add_error(exc.field, exc.message)
+        except services.ConnectionDuplicateError as exc:
+            form.add_error(None, exc.message)
+            duplicate_of = exc.existing
         else:
             messages.success(request, "Connection saved.")
             return redirect("connection_detail", pk=connection.pk)
-    context = {"form": form, "connection": connection, "advanced_fields": ADVANCED}
+    context = {
+        "form": form,
+        "connection": connection,
+        "advanced_fields": ADVANCED,
+        "duplicate_of": duplicate_of,
+    }
     return render(request, "connections/connection_form.html", context)
 
 

@@ -132,3 +132,42 @@ def test_the_connection_page_warns_until_public_base_url_is_set(admin_client, co
     page = admin_client.get(f"/connections/{connection.pk}/").content.decode()
     assert 'id="webhook-url-problem"' not in page
     assert "https://campaigns.example.com/webhooks/line/" in page
+
+
+def _other_channel(emulator) -> Connection:
+    """A second connection, of another channel (its own bot id), on the same Sandbox."""
+    return Connection.objects.create(
+        name="Other OA",
+        channel_access_token="other-token",
+        channel_secret="other-secret",
+        api_base_url=emulator.base_url,
+        is_sandbox=True,
+        bot_user_id="U" + "b" * 32,
+    )
+
+
+def test_pointing_a_connection_at_a_connected_channel_warns_and_saves_nothing(
+    admin_client, connection, emulator
+):
+    other = _other_channel(emulator)
+    edit = f"/connections/{other.pk}/edit/"
+    form = {"name": "Other OA", "api_base_url": emulator.base_url, "channel_secret": ""}
+    response = admin_client.post(edit, {**form, "channel_access_token": emulator.token})
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert ASKED in page and 'name="confirm_duplicate"' in page
+    other.refresh_from_db()
+    assert (other.channel_access_token, other.bot_user_id) == ("other-token", "U" + "b" * 32)
+
+    confirmed = {**form, "channel_access_token": emulator.token, "confirm_duplicate": "on"}
+    assert admin_client.post(edit, confirmed).status_code == 302
+    other.refresh_from_db()
+    assert other.bot_user_id == connection.bot_user_id
+
+
+def test_rotating_a_connections_own_token_is_not_a_duplicate(admin_client, connection, emulator):
+    edit = f"/connections/{connection.pk}/edit/"
+    form = {"name": "Main OA", "api_base_url": emulator.base_url, "channel_secret": ""}
+    response = admin_client.post(edit, {**form, "channel_access_token": emulator.token})
+    assert response.status_code == 302
