@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import datetime
 import json
-import re
 
 from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
 from audiences.models import Contact, CustomEvent
+from audiences.rules import EVENT_NAME_RE
 from audiences.selectors import contact_by_line_id
 from audiences.services import ContactError, contact_upsert
 from kit.input_guard import nul_path
@@ -21,7 +21,6 @@ from kit.input_guard import nul_path
 # (journeys) connect to it in their AppConfig.ready(); audiences imports none of them.
 custom_event_recorded = Signal()
 
-NAME_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,100}\Z")
 MAX_PROPERTIES_BYTES = 16 * 1024
 
 
@@ -30,7 +29,7 @@ class ContactNotFound(LookupError):
 
 
 def custom_event_validate(*, name: object, properties: object) -> None:
-    if not isinstance(name, str) or not NAME_RE.match(name) or not name.strip():
+    if not isinstance(name, str) or not EVENT_NAME_RE.match(name) or not name.strip():
         raise ContactError("name", "an event name is 1 to 100 characters, no control characters.")
     if not isinstance(properties, dict):
         raise ContactError("properties", "must be a JSON object.")

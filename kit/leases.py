@@ -32,7 +32,8 @@ class Lease:
             return seconds
         return self.seconds() if callable(self.seconds) else self.seconds
 
-    def _rows(self, **match: Any) -> models.QuerySet:
+    def held_rows(self, **match: Any) -> models.QuerySet:
+        """Rows a worker holds, narrowed by `match` (a pk, a claim's token)."""
         return self.model._default_manager.filter(**{self.status_field: self.held}, **match)
 
     def claim(
@@ -55,11 +56,8 @@ class Lease:
     ) -> bool:
         """The heartbeat, with any progress to write in the same update. `token` narrows it to
         this worker's claim (a claim counter, say); False means the lease was lost."""
-        rows = self._rows(pk=pk, **(token or {}))
+        rows = self.held_rows(pk=pk, **(token or {}))
         return bool(rows.update(**{self.stamp: now or timezone.now()}, **changes))
-
-    def held_rows(self, **match: Any) -> models.QuerySet:
-        return self._rows(**match)
 
     def expired(
         self, rows: models.QuerySet | None = None, *, seconds: float | None = None
@@ -96,4 +94,4 @@ class Lease:
     def release(self, row: models.Model, changes: dict[str, Any]) -> bool:
         """Give back one row as it was read: only if it is still held with the same stamp."""
         stamp = getattr(row, self.stamp)
-        return bool(self._rows(pk=row.pk, **{self.stamp: stamp}).update(**changes))
+        return bool(self.held_rows(pk=row.pk, **{self.stamp: stamp}).update(**changes))
