@@ -36,7 +36,7 @@ app.conf.update(
 )
 app.autodiscover_tasks()
 
-SCHEDULED_APPS = ("connections", "audiences", "campaigns", "analytics")
+SCHEDULED_APPS = ("connections", "audiences", "campaigns", "journeys", "analytics")
 
 
 @app.on_after_finalize.connect

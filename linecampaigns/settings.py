@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "connections",
     "audiences",
     "campaigns",
+    "journeys",
     "analytics",
 ]
 

@@ -1,0 +1,196 @@
+"""Journeys (docs/design.md §11): a journey's editable definition, the frozen versions contacts
+enter with, one run per trigger, and one send row per run and send step: the ledger the
+journey's figures are counted from, as deliveries are for campaigns."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Journey(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        ARCHIVED = "archived", "Archived"
+
+    class Trigger(models.TextChoices):
+        FOLLOW = "follow", "A new friend (follow)"
+        KEYWORD = "keyword", "A keyword in a message"
+        POSTBACK = "postback", "A postback (button or rich menu)"
+        JOIN = "join", "The bot joins a group or room"
+        EVENT = "event", "An event from your systems"
+        API = "api", "An API call (transactional)"
+
+    name = models.CharField(max_length=200)
+    connection = models.ForeignKey(
+        "connections.Connection", on_delete=models.PROTECT, related_name="journeys"
+    )
+    status = models.CharField(max_length=10, choices=Status, default=Status.DRAFT)
+    # The definition being edited; activation freezes it into a JourneyVersion.
+    trigger = models.JSONField(default=dict)
+    entry_conditions = models.JSONField(null=True, blank=True)
+    entry = models.JSONField(default="once")
+    steps = models.JSONField(default=list)
+    transactional = models.BooleanField(default=False)
+    daily_limit = models.PositiveSmallIntegerField(default=3)
+    current_version = models.ForeignKey(
+        "JourneyVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    EDITABLE = (Status.DRAFT, Status.ACTIVE, Status.PAUSED)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def trigger_type(self) -> str:
+        return self.trigger.get("type", "") if isinstance(self.trigger, dict) else ""
+
+
+class JourneyVersion(models.Model):
+    """A journey's definition as it was activated: a run finishes with the version it entered."""
+
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    trigger_type = models.CharField(max_length=10, choices=Journey.Trigger)
+    trigger = models.JSONField()
+    entry_conditions = models.JSONField(null=True, blank=True)
+    entry = models.JSONField()
+    steps = models.JSONField()
+    transactional = models.BooleanField(default=False)
+    daily_limit = models.PositiveSmallIntegerField(default=3)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["journey", "number"], name="journey_version_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.journey_id} v{self.number}"
+
+
+class JourneyRun(models.Model):
+    """One trigger of a journey for one contact: entered (and sent), or skipped with why."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+
+    OPEN = (Status.QUEUED,)
+
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="runs")
+    version = models.ForeignKey(JourneyVersion, on_delete=models.PROTECT, related_name="runs")
+    contact = models.ForeignKey(
+        "audiences.Contact", null=True, on_delete=models.SET_NULL, related_name="journey_runs"
+    )
+    line_id = models.CharField(max_length=33)
+    # What made it, unique per journey: an event processed twice enters once
+    # ("wh:<webhookEventId>", "ev:<custom event id>", "api:<idempotency key>").
+    trigger_key = models.CharField(max_length=300)
+    trigger_type = models.CharField(max_length=10, choices=Journey.Trigger)
+    # The Liquid context's `event` (name, properties) or `data` (api).
+    payload = models.JSONField(default=dict, blank=True)
+    reply_token = models.CharField(max_length=255, blank=True)
+    reply_token_expires_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=8, choices=Status, default=Status.QUEUED)
+    # Why it was skipped (unfollowed, opted_out, frequency_cap, already_entered, ...), or why
+    # its send failed.
+    reason = models.CharField(max_length=32, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["journey", "trigger_key"], name="journey_run_once")
+        ]
+        indexes = [
+            models.Index(fields=["journey", "contact", "status"]),
+            models.Index(fields=["journey", "status", "id"]),
+            models.Index(fields=["journey", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.journey_id}:{self.line_id}:{self.status}"
+
+
+class JourneySend(models.Model):
+    """One send step of one run: the campaign engine's ledger row (docs/design.md §4.2), with
+    the API that carried it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+
+    class Via(models.TextChoices):
+        NONE = "", "—"
+        REPLY = "reply", "Replied (free)"
+        PUSH = "push", "Pushed"
+
+    OPEN = (Status.PENDING, Status.SENDING)
+    ATTEMPTED = (Status.SENT, Status.FAILED)
+
+    run = models.ForeignKey(JourneyRun, on_delete=models.CASCADE, related_name="sends")
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="sends")
+    contact = models.ForeignKey(
+        "audiences.Contact", null=True, on_delete=models.SET_NULL, related_name="journey_sends"
+    )
+    step = models.PositiveSmallIntegerField()
+    line_id = models.CharField(max_length=33)
+    status = models.CharField(max_length=8, choices=Status, default=Status.PENDING)
+    via = models.CharField(max_length=5, choices=Via, blank=True)
+    # Fixed before the first attempt, derived from the run's trigger key and the step.
+    retry_key = models.UUIDField(default=uuid.uuid4)
+    reason = models.CharField(max_length=32, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    accepted_request_id = models.CharField(max_length=64, blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error_message = models.TextField(blank=True)
+    error_details = models.JSONField(default=list, blank=True)
+    messages = models.JSONField(default=list, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # Moved by every claim: the claim's token for the lease (kit.leases).
+    claims = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # The lease's heartbeat while a worker holds the row (status sending); while pending, when
+    # the sweeper last queued it again.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    first_attempt_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "step"], name="journey_send_once_per_step")
+        ]
+        indexes = [
+            models.Index(fields=["journey", "status"]),
+            models.Index(fields=["contact", "status", "finished_at"]),
+            models.Index(fields=["status", "created_at"]),
+            models.Index(fields=["journey", "contact", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}/{self.step}:{self.status}"

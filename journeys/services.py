@@ -1,0 +1,249 @@
+"""Journey writes: create, edit (an active journey gets a new version), activate, pause,
+archive, delete, and the transactional trigger of `POST /api/v1/journeys/{id}/trigger`."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from audiences.custom_events import ContactNotFound
+from audiences.models import Contact
+from audiences.selectors import contact_by_line_id
+from audiences.services import contact_upsert
+from connections.models import Connection
+from journeys import definition
+from journeys.definition import JourneyInvalid, Problem
+from journeys.entry import enter
+from journeys.models import Journey, JourneyRun, JourneyVersion
+from kit.services import audit_record
+
+__all__ = [
+    "JourneyError",
+    "JourneyInvalid",
+    "journey_activate",
+    "journey_archive",
+    "journey_create",
+    "journey_delete",
+    "journey_pause",
+    "journey_trigger",
+    "journey_update",
+]
+
+DEFINITION = ("trigger", "entry_conditions", "entry", "steps", "transactional", "daily_limit")
+UPDATABLE = {"name", "connection", *DEFINITION}
+
+
+class JourneyError(ValueError):
+    """A state change the journey's status does not allow; `status` is the HTTP answer."""
+
+    def __init__(self, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+def _validate(journey: Journey) -> None:
+    problems = definition.check(
+        name=journey.name,
+        trigger=journey.trigger,
+        entry_conditions=journey.entry_conditions,
+        entry=journey.entry,
+        steps=journey.steps,
+        transactional=journey.transactional,
+        daily_limit=journey.daily_limit,
+    )
+    if not isinstance(journey.connection, Connection):
+        problems.insert(0, Problem("connection", "Choose a LINE connection."))
+    if problems:
+        raise JourneyInvalid(problems)
+
+
+def journey_create(*, user, connection: Connection | None, **fields: Any) -> Journey:
+    """A draft; nothing triggers it until it is activated."""
+    unknown = set(fields) - UPDATABLE
+    if unknown:
+        raise TypeError(f"unknown journey fields: {sorted(unknown)}")
+    journey = Journey(created_by=user if getattr(user, "pk", None) else None)
+    journey.connection = connection  # type: ignore[assignment]
+    for key, value in fields.items():
+        setattr(journey, key, value)
+    if journey.entry_conditions == {}:
+        journey.entry_conditions = None
+    _validate(journey)
+    with transaction.atomic():
+        journey.save()
+        audit_record(
+            actor=user,
+            action="journey.create",
+            target=journey,
+            details={"trigger": journey.trigger_type, "transactional": journey.transactional},
+        )
+    return journey
+
+
+def journey_update(*, journey: Journey, user, **changes: Any) -> Journey:
+    """Edit the definition. A draft or paused journey just saves; an active one also freezes a
+    new version at once (runs already in finish with the version they entered)."""
+    unknown = set(changes) - UPDATABLE
+    if unknown:
+        raise TypeError(f"unknown journey fields: {sorted(unknown)}")
+    if journey.status == Journey.Status.ARCHIVED:
+        raise JourneyError("An archived journey cannot be edited; copy it into a new one.")
+    was_transactional = journey.transactional
+    for key, value in changes.items():
+        setattr(journey, key, value)
+    if journey.entry_conditions == {}:
+        journey.entry_conditions = None
+    _validate(journey)
+    with transaction.atomic():
+        journey.save()
+        details: dict[str, Any] = {"fields": sorted(changes)}
+        if journey.status == Journey.Status.ACTIVE:
+            version = _freeze(journey, user)
+            details["version"] = version.number
+        audit_record(actor=user, action="journey.update", target=journey, details=details)
+        if journey.transactional != was_transactional:
+            audit_record(
+                actor=user,
+                action="journey.transactional",
+                target=journey,
+                details={"transactional": journey.transactional},
+            )
+    return journey
+
+
+def _definition_of(source: Journey | JourneyVersion, steps: list[dict]) -> dict:
+    return {
+        "trigger": source.trigger,
+        "entry_conditions": source.entry_conditions,
+        "entry": source.entry,
+        "steps": steps,
+        "transactional": source.transactional,
+        "daily_limit": source.daily_limit,
+    }
+
+
+def _freeze(journey: Journey, user) -> JourneyVersion:
+    """The journey's definition as a new version (the current one if nothing changed)."""
+    steps = definition.frozen_steps(journey.steps)
+    current = journey.current_version
+    if current is not None and _definition_of(current, current.steps) == _definition_of(
+        journey, steps
+    ):
+        return current
+    last = journey.versions.aggregate(n=Max("number"))["n"] or 0
+    version = JourneyVersion.objects.create(
+        journey=journey,
+        number=last + 1,
+        trigger_type=journey.trigger_type,
+        created_by=user if getattr(user, "pk", None) else None,
+        **_definition_of(journey, steps),
+    )
+    journey.current_version = version
+    journey.save(update_fields=["current_version", "updated_at"])
+    return version
+
+
+def _set_status(
+    journey: Journey, user, status: str, allowed: tuple[str, ...], action: str
+) -> Journey:
+    with transaction.atomic():
+        locked = Journey.objects.select_for_update().get(pk=journey.pk)
+        if locked.status not in allowed:
+            raise JourneyError(
+                f"A {locked.get_status_display().lower()} journey cannot be {action}d."
+            )
+        locked.status = status
+        details: dict[str, Any] = {}
+        if status == Journey.Status.ACTIVE:
+            _validate(locked)
+            locked.activated_at = timezone.now()
+            locked.save()
+            details["version"] = _freeze(locked, user).number
+        else:
+            locked.save()
+        audit_record(actor=user, action=f"journey.{action}", target=locked, details=details)
+    journey.refresh_from_db()
+    return journey
+
+
+def journey_activate(*, journey: Journey, user) -> Journey:
+    """From now on its trigger enters contacts, with the definition as it is now."""
+    return _set_status(
+        journey,
+        user,
+        Journey.Status.ACTIVE,
+        (Journey.Status.DRAFT, Journey.Status.PAUSED),
+        "activate",
+    )
+
+
+def journey_pause(*, journey: Journey, user) -> Journey:
+    """No new entries; runs already in finish."""
+    return _set_status(journey, user, Journey.Status.PAUSED, (Journey.Status.ACTIVE,), "pause")
+
+
+def journey_archive(*, journey: Journey, user) -> Journey:
+    """Stopped for good, kept with its report."""
+    return _set_status(
+        journey,
+        user,
+        Journey.Status.ARCHIVED,
+        (Journey.Status.DRAFT, Journey.Status.ACTIVE, Journey.Status.PAUSED),
+        "archive",
+    )
+
+
+def journey_delete(*, journey: Journey, user) -> None:
+    """Only a journey nobody entered: one with runs keeps its report and is archived instead."""
+    if journey.runs.exists():
+        raise JourneyError("This journey has runs and a report; archive it instead of deleting it.")
+    with transaction.atomic():
+        audit_record(
+            actor=user, action="journey.delete", details={"id": journey.pk, "name": journey.name}
+        )
+        journey.delete()
+
+
+def journey_trigger(
+    *,
+    journey: Journey,
+    data: dict,
+    line_id: str | None = None,
+    external_id: str | None = None,
+    idempotency_key: str | None = None,
+    actor=None,
+) -> tuple[JourneyRun, bool]:
+    """One person enters an `api` journey with `data` (transactional sends: an order receipt).
+    The same idempotency key returns the same run, which sends once. Returns (run, created)."""
+    if journey.status != Journey.Status.ACTIVE or journey.current_version is None:
+        raise JourneyError("The journey is not active: activate it before triggering it.")
+    version = journey.current_version
+    if version.trigger_type != Journey.Trigger.API:
+        raise JourneyError(
+            f"This journey starts on its {version.trigger_type} trigger, not on API calls.", 409
+        )
+    key = f"api:{idempotency_key}" if idempotency_key else f"api:{uuid.uuid4()}"
+    earlier = JourneyRun.objects.filter(journey=journey, trigger_key=key).first()
+    if earlier is not None:
+        return earlier, False
+    if external_id is not None:
+        contact = Contact.objects.filter(external_id=external_id).first()
+        if contact is None:
+            raise ContactNotFound(external_id)
+    else:
+        contact = contact_by_line_id(line_id=line_id or "")
+        if contact is None:
+            contact, _ = contact_upsert(
+                line_id=line_id or "", source=Contact.Source.API, actor=actor
+            )
+    with transaction.atomic():
+        return enter(
+            version=version,
+            contact=contact,
+            trigger_key=key,
+            payload={"data": data},
+        )

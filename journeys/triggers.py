@@ -1,0 +1,135 @@
+"""What enters a journey: LINE's webhook events (handlers registered with connections'
+dispatcher, run in the event's savepoint after audiences' made the contact) and the brand's
+events (a receiver of `custom_event_recorded`). docs/design.md §11."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.db import transaction
+
+from audiences.custom_events import custom_event_recorded
+from audiences.models import Contact, CustomEvent
+from connections import dispatch
+from connections.models import WebhookEvent
+from journeys.definition import normalized
+from journeys.entry import active_versions, enter
+from journeys.models import Journey, JourneyVersion
+
+log = logging.getLogger(__name__)
+
+
+def _follow_matches(trigger: dict, event: WebhookEvent) -> bool:
+    follow = event.raw.get("follow") if isinstance(event.raw.get("follow"), dict) else {}
+    unblocked = bool(follow.get("isUnblocked"))
+    when = trigger.get("when", "any")
+    return when == "any" or (when == "unblocked") == unblocked
+
+
+def message_text(event: WebhookEvent) -> str | None:
+    message = event.raw.get("message")
+    if isinstance(message, dict) and message.get("type") == "text":
+        text = message.get("text")
+        return text if isinstance(text, str) else None
+    return None
+
+
+def _keyword_matches(trigger: dict, event: WebhookEvent) -> bool:
+    text = message_text(event)
+    if text is None:
+        return False
+    said = normalized(text)
+    keywords = [normalized(k) for k in trigger.get("keywords", [])]
+    if trigger.get("match", "exact") == "contains":
+        return any(k and k in said for k in keywords)
+    return said in keywords
+
+
+def _postback_matches(trigger: dict, event: WebhookEvent) -> bool:
+    postback = event.raw.get("postback")
+    data = postback.get("data") if isinstance(postback, dict) else None
+    if not isinstance(data, str):
+        return False
+    wanted = trigger.get("data", "")
+    return data.startswith(wanted) if trigger.get("match") == "prefix" else data == wanted
+
+
+MATCHERS: dict[str, tuple[str, Callable[[dict, WebhookEvent], bool]]] = {
+    "follow": (Journey.Trigger.FOLLOW, _follow_matches),
+    "message": (Journey.Trigger.KEYWORD, _keyword_matches),
+    "postback": (Journey.Trigger.POSTBACK, _postback_matches),
+    "join": (Journey.Trigger.JOIN, lambda trigger, event: True),
+}
+
+
+def _payload(event: WebhookEvent) -> dict:
+    """What the Liquid context's `event` holds for a LINE event."""
+    payload: dict = {"name": event.type}
+    text = message_text(event)
+    if text is not None:
+        payload["text"] = text
+    postback = event.raw.get("postback")
+    if isinstance(postback, dict):
+        payload["postback"] = {k: v for k, v in postback.items() if k in ("data", "params")}
+    return {"event": payload}
+
+
+def on_webhook_event(event: WebhookEvent, _prepared: object) -> dispatch.Outcome:
+    trigger_type, matches = MATCHERS[event.type]
+    if not event.line_id:
+        return False, {}
+    versions = [
+        v
+        for v in active_versions(connection_id=event.connection_id, trigger_type=trigger_type)
+        if matches(v.trigger, event)
+    ]
+    if not versions:
+        return False, {}
+    contact = Contact.objects.filter(line_id=event.line_id).first()
+    if contact is None:
+        return False, {"journeys": "no contact for the event's source"}
+    token = event.raw.get("replyToken")
+    entered, skipped = [], {}
+    for version in versions:
+        run, _ = enter(
+            version=version,
+            contact=contact,
+            trigger_key=f"wh:{event.webhook_event_id}",
+            payload=_payload(event),
+            reply_token=token if isinstance(token, str) else "",
+            received_at=event.received_at,
+        )
+        if run.reason:
+            skipped[str(version.journey_id)] = run.reason
+        else:
+            entered.append(version.journey_id)
+    return True, {"journeys": {"entered": entered, "skipped": skipped}}
+
+
+def on_custom_event(sender: object, event: CustomEvent, **_: object) -> None:
+    """After the event's commit: every active `event` journey of that name enters the contact.
+    Each in its own transaction, so one journey's failure costs the others nothing."""
+    contact = event.contact
+    versions: list[JourneyVersion] = [
+        v
+        for v in active_versions(connection_id=contact.connection_id, trigger_type="event")
+        if v.trigger.get("name") == event.name
+    ]
+    for version in versions:
+        try:
+            with transaction.atomic():
+                enter(
+                    version=version,
+                    contact=contact,
+                    trigger_key=f"ev:{event.pk}",
+                    payload={"event": {"name": event.name, "properties": event.properties}},
+                )
+        except Exception:
+            log.exception("journey %s: event %s did not enter", version.journey_id, event.pk)
+
+
+def register() -> None:
+    for event_type in MATCHERS:
+        dispatch.register(event_type, on_webhook_event)
+    custom_event_recorded.connect(on_custom_event, dispatch_uid="journeys.on_custom_event")

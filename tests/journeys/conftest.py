@@ -1,0 +1,16 @@
+import pytest
+
+from connections.models import Connection
+from connections.services import connection_create
+from tests.lineapi.conftest import receiver  # noqa: F401  (a fixture: the emulator's webhooks land there)
+
+
+@pytest.fixture
+def connection(db, emulator, admin_user) -> Connection:
+    return connection_create(
+        actor=admin_user,
+        name="Main OA",
+        channel_access_token=emulator.token,
+        channel_secret=emulator.secret,
+        api_base_url=emulator.base_url,
+    )
