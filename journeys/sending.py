@@ -274,11 +274,24 @@ def run_finish(run_id: int) -> None:
 
 def sends_sweep() -> dict[str, int]:
     """Every 10 s: sends whose worker was lost go back to pending and are queued again; pending
-    sends whose task was lost are queued again; runs left open with nothing to send finish."""
+    sends whose task was lost are queued again; runs left open with nothing to send finish.
+
+    A reply its lost worker was sending is sent again here and now, not queued: behind a
+    backlog of run steps it could outlive its token, and then LINE can no longer tell whether
+    the first attempt went out (the send fails as reply_unconfirmed, or the message is lost)."""
     runs: set[int] = set()
-    released = SEND_LEASE.sweep(
-        {"status": JourneySend.Status.PENDING}, on_release=lambda row: runs.add(row.run_id)
-    )
+    replies: set[int] = set()
+
+    def released_row(row: JourneySend) -> None:
+        (replies if row.via == JourneySend.Via.REPLY else runs).add(row.run_id)
+
+    released = SEND_LEASE.sweep({"status": JourneySend.Status.PENDING}, on_release=released_row)
+    for run_id in sorted(replies):
+        try:
+            run_send(run_id)
+        except Exception:
+            log.exception("journey run %s: the sweep's resend failed; queued instead", run_id)
+            runs.add(run_id)
     now = timezone.now()
     cutoff = now - REQUEUE_AFTER
     lost = JourneySend.objects.filter(

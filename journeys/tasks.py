@@ -1,10 +1,13 @@
 from celery import shared_task
 
+from campaigns.enqueue import QUEUE
 from journeys import sending
 from journeys.entry import RUN_STEP
 
 BEAT_SCHEDULE = {
-    "journeys-sweep": {"task": "journeys.sweep", "schedule": 10.0},
+    # On the engine's queue, as the campaigns' sweeper: run steps queue on `default`, and a
+    # sweep behind their backlog would find a lost worker's reply after its token expired.
+    "journeys-sweep": {"task": "journeys.sweep", "schedule": 10.0, "options": {"queue": QUEUE}},
 }
 
 

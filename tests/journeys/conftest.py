@@ -2,6 +2,7 @@ import pytest
 
 from connections.models import Connection
 from connections.services import connection_create
+from tests.campaigns.conftest import broker, redis_server  # noqa: F401  (the crash tests' Redis)
 from tests.lineapi.conftest import receiver  # noqa: F401  (a fixture: the emulator's webhooks land there)
 
 
