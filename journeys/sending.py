@@ -106,10 +106,11 @@ def send_context(contact: Contact, payload: dict) -> dict:
 def run_send(run_id: int) -> int:
     """Send the run's pending steps in order; returns how many this call settled."""
     done = 0
-    pending = JourneySend.objects.filter(run_id=run_id, status=JourneySend.Status.PENDING)
-    for send_id in pending.order_by("step").values_list("pk", flat=True):
-        if JourneySend.objects.filter(run_id=run_id, status=JourneySend.Status.SENDING).exists():
-            break  # another worker holds an earlier step: it sends the rest in order
+    open_sends = JourneySend.objects.filter(run_id=run_id, status__in=JourneySend.OPEN)
+    steps = list(open_sends.order_by("step").values_list("pk", "status"))
+    if any(status == JourneySend.Status.SENDING for _, status in steps):
+        steps = []  # another worker holds a step: it sends the rest in order
+    for send_id, _ in steps:
         try:
             if not send_one(send_id):
                 break
@@ -221,8 +222,9 @@ def send_one(send_id: int) -> bool:
         label=f"journey send {send.pk}",
     )
 
-    def heartbeat(_finished: list[Item]) -> None:
-        if not SEND_LEASE.renew(send.pk, token=token):
+    def heartbeat(finished: list[Item]) -> None:
+        # A slice that finished the send renews nothing: the final write checks the lease.
+        if not finished and not SEND_LEASE.renew(send.pk, token=token):
             raise LeaseLost(send.pk)
 
     sender.send([item], interval=option("CAMPAIGN_HEARTBEAT_SECONDS"), between=heartbeat)
