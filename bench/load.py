@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -51,3 +54,17 @@ async def closed_loop(
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
     return LoadResult(ok=counts["ok"], failed=counts["failed"], seconds=seconds)
+
+
+async def open_loop(send: Callable[[int], Awaitable[T]], *, rate: float, seconds: float) -> list[T]:
+    """Starts `send(i)` every 1/rate seconds for `seconds`, however long the answers take
+    (arrivals as LINE makes them, not paced by the server); returns the results in order."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    tasks = []
+    for i in range(round(rate * seconds)):
+        delay = start + i / rate - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(send(i)))
+    return list(await asyncio.gather(*tasks))

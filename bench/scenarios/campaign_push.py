@@ -94,7 +94,9 @@ class RssWatch:
 
 
 @contextmanager
-def workers(env: dict, processes: int = WORKER_PROCESSES) -> Iterator[subprocess.Popen]:
+def workers(
+    env: dict, processes: int = WORKER_PROCESSES, queues: str = "campaigns"
+) -> Iterator[subprocess.Popen]:
     command = [
         sys.executable,
         "-m",
@@ -103,7 +105,7 @@ def workers(env: dict, processes: int = WORKER_PROCESSES) -> Iterator[subprocess
         "linecampaigns",
         "worker",
         "-Q",
-        "campaigns",
+        queues,
         "--pool",
         "prefork",
         "--concurrency",
