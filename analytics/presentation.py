@@ -65,9 +65,21 @@ def quota_chart(quota: list[dict], *, today: dt.date) -> dict:
     return {"labels": [d.isoformat() for d in days], "connections": connections}
 
 
+def journey_daily_chart(rows: list[dict]) -> dict:
+    """Chart data: journey messages per day, replied free and pushed, days between at zero."""
+    replied = every_day({r["day"].isoformat(): r["replied"] for r in rows})
+    pushed = every_day({r["day"].isoformat(): r["pushed"] for r in rows})
+    return {
+        "labels": list(replied),
+        "replied": list(replied.values()),
+        "pushed": list(pushed.values()),
+    }
+
+
 def overview_charts(data: dict) -> dict:
     """The overview's chart series from `selectors.overview`'s figures."""
     return {
         "daily": every_day(data["daily"]),
         "quota_chart": quota_chart(data["quota"], today=data["today"]),
+        "journey_chart": journey_daily_chart(data["journey_daily"]),
     }

@@ -93,9 +93,12 @@ def _compiled(version_id: int, step: int, messages_json: str) -> CompiledMessage
 
 
 def send_context(contact: Contact, payload: dict) -> dict:
+    return personalization_context(contact_context(contact), payload)
+
+
+def personalization_context(base: dict, payload: dict) -> dict:
     """Campaign personalization's context (attributes, line_id, display_name) also under
-    `contact`, plus the trigger's `event` or `data`."""
-    base = contact_context(contact)
+    `contact`, plus the trigger's `event` or `data`. The editor's preview uses it too."""
     context = {**base, "contact": base}
     for key in ("event", "data"):
         if isinstance(payload.get(key), dict):

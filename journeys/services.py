@@ -29,6 +29,7 @@ __all__ = [
     "journey_create",
     "journey_delete",
     "journey_pause",
+    "journey_runs_export_record",
     "journey_trigger",
     "journey_update",
 ]
@@ -153,9 +154,9 @@ def _set_status(
     with transaction.atomic():
         locked = Journey.objects.select_for_update().get(pk=journey.pk)
         if locked.status not in allowed:
-            raise JourneyError(
-                f"A {locked.get_status_display().lower()} journey cannot be {action}d."
-            )
+            status_name = locked.get_status_display().lower()
+            article = "An" if status_name[0] in "aeiou" else "A"
+            raise JourneyError(f"{article} {status_name} journey cannot be {action}d.")
         locked.status = status
         details: dict[str, Any] = {}
         if status == Journey.Status.ACTIVE:
@@ -206,6 +207,12 @@ def journey_delete(*, journey: Journey, user) -> None:
             actor=user, action="journey.delete", details={"id": journey.pk, "name": journey.name}
         )
         journey.delete()
+
+
+def journey_runs_export_record(*, journey: Journey, user, filters: dict) -> None:
+    """Who downloaded which runs (contacts' LINE ids and names): the audit log keeps it, as for
+    the delivery log."""
+    audit_record(actor=user, action="journey.export_runs", target=journey, details=filters)
 
 
 def journey_trigger(

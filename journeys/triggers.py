@@ -75,6 +75,22 @@ def _payload(event: WebhookEvent) -> dict:
     return {"event": payload}
 
 
+def sample_payload(trigger: dict, properties: dict) -> dict:
+    """What a run of this trigger gives the Liquid context, with sample values, for the editor's
+    preview: the shape `_payload`, the events API and the trigger API give."""
+    kind = trigger.get("type")
+    if kind == Journey.Trigger.API:
+        return {"data": properties}
+    if kind == Journey.Trigger.EVENT:
+        return {"event": {"name": trigger.get("name", ""), "properties": properties}}
+    if kind == Journey.Trigger.KEYWORD:
+        keywords = trigger.get("keywords") or [""]
+        return {"event": {"name": "message", "text": keywords[0]}}
+    if kind == Journey.Trigger.POSTBACK:
+        return {"event": {"name": "postback", "postback": {"data": trigger.get("data", "")}}}
+    return {"event": {"name": kind or ""}}
+
+
 def on_webhook_event(event: WebhookEvent, _prepared: object) -> dispatch.Outcome:
     trigger_type, matches = MATCHERS[event.type]
     if not event.line_id:
