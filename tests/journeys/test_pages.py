@@ -222,6 +222,52 @@ def test_a_marketer_builds_a_welcome_for_new_friends_only(marketer_client, conne
     assert "saved as a draft" in detail and "new friends" in detail
 
 
+@pytest.mark.parametrize(
+    ("fields", "trigger", "checked"),
+    [
+        (
+            {
+                "trigger_type": "postback",
+                "postback_data": "action=coupon",
+                "postback_match": "prefix",
+            },
+            {"type": "postback", "data": "action=coupon", "match": "prefix"},
+            'value="prefix" checked',
+        ),
+        (
+            {"trigger_type": "keyword", "keywords": " sale \n\nSALE!", "keyword_match": "contains"},
+            {"type": "keyword", "keywords": ["sale", "SALE!"], "match": "contains"},
+            'value="contains" checked',
+        ),
+        (
+            {"trigger_type": "follow", "follow_when": "unblocked"},
+            {"type": "follow", "when": "unblocked"},
+            'value="unblocked" checked',
+        ),
+        (
+            {"trigger_type": "event", "event_name": "order_shipped"},
+            {"type": "event", "name": "order_shipped"},
+            'value="order_shipped"',
+        ),
+        ({"trigger_type": "api"}, {"type": "api"}, 'value="api" checked'),
+        ({"trigger_type": "join"}, {"type": "join"}, 'value="join" checked'),
+    ],
+)
+def test_each_trigger_is_saved_with_its_options_and_edited_as_saved(
+    marketer_client, connection, fields, trigger, checked
+):
+    body = form_body(connection, entry="at_most_every", entry_every="30", **fields)
+    assert marketer_client.post(NEW, body).status_code == 302
+    journey = Journey.objects.get()
+    assert journey.trigger == trigger
+    assert journey.entry == {"at_most_every": "30d"}
+
+    html = marketer_client.get(f"/journeys/{journey.pk}/edit/").content.decode()
+    assert checked in html
+    assert 'value="at_most_every" checked' in html
+    assert 'value="30"' in field_block(html, "id_entry_every")
+
+
 def test_a_step_may_send_a_saved_template(marketer_client, connection, marketer):
     template = MessageTemplate.objects.create(
         name="Shipped", messages=[{"type": "text", "text": "Order {{ event.properties.order }}"}]
@@ -417,6 +463,27 @@ def test_activate_pause_archive_and_delete_are_posts_that_confirm(
     response = marketer_client.post(f"{page}delete/", follow=True)
     assert response.redirect_chain[-1][0] == LIST
     assert not Journey.objects.exists()
+
+
+def test_activating_a_journey_whose_template_is_gone_says_what_to_fix(
+    marketer_client, connection, marketer
+):
+    template = MessageTemplate.objects.create(name="Gone", messages=[{"type": "text", "text": "x"}])
+    journey = make_journey(
+        marketer,
+        connection,
+        {"type": "join"},
+        activate=False,
+        steps=[{"type": "send", "template": template.pk}],
+    )
+    template_id = template.pk
+    template.delete()
+    response = marketer_client.post(f"/journeys/{journey.pk}/activate/", follow=True)
+    html = response.content.decode()
+    assert f"Not activated: No template has id {template_id}." in html
+    assert "Edit the journey to fix it." in html
+    journey.refresh_from_db()
+    assert journey.status == Journey.Status.DRAFT
 
 
 def test_a_journey_with_runs_is_archived_not_deleted(coupon, coupon_traffic, marketer_client):
