@@ -52,9 +52,8 @@ def keyword_message(text: str) -> dict:
 @pytest.mark.parametrize(
     ("match", "said", "enters"),
     [
-        ("exact", "\uff23\uff2f\uff35\uff30\uff2f\uff2e", True)(  # full-width,
-            "exact", " Coupon ", True
-        ),
+        ("exact", "\uff23\uff2f\uff35\uff30\uff2f\uff2e", True),  # full-width COUPON
+        ("exact", " Coupon ", True),
         ("exact", "coupon please", False),
         ("contains", "a COUPON please", True),
         ("contains", "coupons?", True),
