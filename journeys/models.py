@@ -170,6 +170,8 @@ class JourneySend(models.Model):
     error_message = models.TextField(blank=True)
     error_details = models.JSONField(default=list, blank=True)
     messages = models.JSONField(default=list, blank=True)
+    # Counts toward the global frequency cap: every send of a journey not marked transactional.
+    marketing = models.BooleanField(default=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     # Moved by every claim: the claim's token for the lease (kit.leases).
     claims = models.PositiveSmallIntegerField(default=0)

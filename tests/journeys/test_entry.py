@@ -163,3 +163,26 @@ def test_a_run_finishes_with_the_version_it_entered(marketer, connection, emulat
     later, _ = enter(version=journey.current_version, contact=contact, trigger_key="k2", payload={})
     run_send(later.pk)
     assert [t for _, t in texts(emulator, USER)] == ["Welcome, friend!", "Version two"]
+
+
+def test_campaigns_count_marketing_journey_sends_toward_the_cap(fire, marketer, connection):
+    from campaigns.engine.snapshot import audience_contacts, with_skip_reason
+
+    FrequencyCap.objects.create(max_messages=1, days=7)
+    receipt = make_journey(
+        marketer, connection, {"type": "postback", "data": "receipt"}, transactional=True
+    )
+    fire("postback", postback={"data": "receipt"})
+    campaign = Campaign.objects.create(
+        name="Sale", connection=connection, audience_type="explicit", explicit_ids=[USER]
+    )
+
+    def reason() -> str:
+        (contact,) = with_skip_reason(audience_contacts(campaign), campaign)
+        return contact.skip_reason
+
+    assert JourneySend.objects.get(journey=receipt).status == "sent"
+    assert reason() == ""  # a transactional send does not count
+    make_journey(marketer, connection, KEYWORD)
+    fire("message", **COUPON)
+    assert reason() == "frequency_cap"
