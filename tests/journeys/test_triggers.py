@@ -11,6 +11,7 @@ from tests.journeys.support import deliver, line_event, make_journey, texts, wit
 
 pytestmark = pytest.mark.usefixtures("eager_celery")
 USER = follower_id(1)
+KEYWORD_COUPON = {"type": "keyword", "keywords": ["coupon"]}
 
 
 def test_a_new_friend_gets_the_welcome_as_a_free_reply(fire, marketer, connection, emulator):
@@ -233,3 +234,17 @@ def test_the_brands_event_triggers_a_push_with_its_properties(
     with django_capture_on_commit_callbacks(execute=True):
         assert api.post("/api/v1/events", other, content_type="application/json").status_code == 202
     assert JourneyRun.objects.count() == 1
+
+
+def test_two_journeys_on_one_message_reply_once_and_push_once(fire, marketer, connection, emulator):
+    for name in ("first", "second"):
+        make_journey(
+            marketer,
+            connection,
+            KEYWORD_COUPON,
+            name=name,
+            steps=[{"type": "send", "messages": [{"type": "text", "text": name}]}],
+        )
+    fire("message", **keyword_message("coupon"))
+    assert sorted(texts(emulator, USER)) == [("push", "second"), ("reply", "first")]
+    assert emulator.stats().get("invalid_reply_tokens", 0) == 0
