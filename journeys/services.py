@@ -61,18 +61,23 @@ def _validate(journey: Journey) -> None:
         raise JourneyInvalid(problems)
 
 
-def journey_create(*, user, connection: Connection | None, **fields: Any) -> Journey:
-    """A draft; nothing triggers it until it is activated."""
+def _apply(journey: Journey, fields: dict[str, Any]) -> None:
+    """Set the fields on the unsaved journey and check the whole of it (JourneyInvalid)."""
     unknown = set(fields) - UPDATABLE
     if unknown:
         raise TypeError(f"unknown journey fields: {sorted(unknown)}")
-    journey = Journey(created_by=user if getattr(user, "pk", None) else None)
-    journey.connection = connection  # type: ignore[assignment]
     for key, value in fields.items():
         setattr(journey, key, value)
     if journey.entry_conditions == {}:
         journey.entry_conditions = None
     _validate(journey)
+
+
+def journey_create(*, user, connection: Connection | None, **fields: Any) -> Journey:
+    """A draft; nothing triggers it until it is activated."""
+    journey = Journey(created_by=user if getattr(user, "pk", None) else None)
+    journey.connection = connection  # type: ignore[assignment]
+    _apply(journey, fields)
     with transaction.atomic():
         journey.save()
         audit_record(
@@ -87,17 +92,10 @@ def journey_create(*, user, connection: Connection | None, **fields: Any) -> Jou
 def journey_update(*, journey: Journey, user, **changes: Any) -> Journey:
     """Edit the definition. A draft or paused journey just saves; an active one also freezes a
     new version at once (runs already in finish with the version they entered)."""
-    unknown = set(changes) - UPDATABLE
-    if unknown:
-        raise TypeError(f"unknown journey fields: {sorted(unknown)}")
     if journey.status == Journey.Status.ARCHIVED:
         raise JourneyError("An archived journey cannot be edited; copy it into a new one.")
     was_transactional = journey.transactional
-    for key, value in changes.items():
-        setattr(journey, key, value)
-    if journey.entry_conditions == {}:
-        journey.entry_conditions = None
-    _validate(journey)
+    _apply(journey, changes)
     with transaction.atomic():
         journey.save()
         details: dict[str, Any] = {"fields": sorted(changes)}

@@ -1,21 +1,10 @@
 import pytest
 
-from connections.models import Connection, WebhookEvent
-from connections.services import connection_create
+from connections.models import WebhookEvent
+from tests.connections.conftest import connection  # noqa: F401  (an active connection to the emulator)
 from tests.connections.helpers import follower_id
 from tests.journeys.support import deliver, line_event, with_reply_token
 from tests.lineapi.conftest import receiver  # noqa: F401  (the emulator's webhooks land there)
-
-
-@pytest.fixture
-def connection(db, emulator, admin_user) -> Connection:
-    return connection_create(
-        actor=admin_user,
-        name="Main OA",
-        channel_access_token=emulator.token,
-        channel_secret=emulator.secret,
-        api_base_url=emulator.base_url,
-    )
 
 
 @pytest.fixture
