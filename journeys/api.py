@@ -104,6 +104,12 @@ CONDITIONS_DOC = (
     "Who may enter: a rule tree in the format of a segment's `rules` (see POST /segments); "
     "null for everyone."
 )
+TRANSACTIONAL_DOC = (
+    "Sent to opted-out contacts and past the frequency cap (an order receipt); event, api and "
+    "postback journeys only."
+)
+DAILY_LIMIT_DOC = "Sends per contact per day, against loops."
+STEPS_DOC = "Send steps, run in order."
 
 
 class StepIn(InputSchema):
@@ -113,14 +119,6 @@ class StepIn(InputSchema):
     messages: MessageList | None = Field(
         None, description="1 to 5 LINE message objects; string fields may hold Liquid."
     )
-
-
-TRANSACTIONAL_DOC = (
-    "Sent to opted-out contacts and past the frequency cap (an order receipt); event, api and "
-    "postback journeys only."
-)
-DAILY_LIMIT_DOC = "Sends per contact per day, against loops."
-STEPS_DOC = "Send steps, run in order."
 
 
 class JourneyIn(InputSchema):

@@ -220,7 +220,13 @@ def journey_trigger(
     """One person enters an `api` journey with `data` (transactional sends: an order receipt).
     The same idempotency key returns the same run, which sends once. Returns (run, created).
     Raises JourneyError (not active, not an API journey), JourneyInvalid (`data` too large, or
-    not an object) or ContactNotFound (no contact has `external_id`)."""
+    not an object) or ContactNotFound (no contact has `external_id`).
+    A key seen before answers with its run first, whatever happened since: a client retrying
+    after a lost answer learns what its first call did, even if the journey was paused since."""
+    key = f"api:{idempotency_key}" if idempotency_key else f"api:{uuid.uuid4()}"
+    earlier = JourneyRun.objects.filter(journey=journey, trigger_key=key).first()
+    if earlier is not None:
+        return earlier, False
     if journey.status != Journey.Status.ACTIVE or journey.current_version is None:
         raise JourneyError("The journey is not active: activate it before triggering it.")
     version = journey.current_version
@@ -232,10 +238,6 @@ def journey_trigger(
         properties_validate(properties=data, field="data")
     except ContactError as exc:
         raise JourneyInvalid([Problem(exc.field, exc.message)]) from exc
-    key = f"api:{idempotency_key}" if idempotency_key else f"api:{uuid.uuid4()}"
-    earlier = JourneyRun.objects.filter(journey=journey, trigger_key=key).first()
-    if earlier is not None:
-        return earlier, False
     if external_id is not None:
         contact = Contact.objects.filter(external_id=external_id).first()
         if contact is None:

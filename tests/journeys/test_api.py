@@ -303,6 +303,15 @@ def test_a_trigger_sends_the_personalized_message_once_per_idempotency_key(
     assert (again.status_code, again.json()) == (202, {"run": run_id})
     assert len(emulator.messages(to=to)) == 1
     assert JourneyRun.objects.count() == 1 and JourneySend.objects.count() == 1
+    # A client retrying after a lost answer learns what its call did, even after a pause.
+    assert post(api, f"{URL}/{journey_id}/pause").status_code == 200
+    paused = trigger(api, journey_id, django_capture_on_commit_callbacks, **fields)
+    assert (paused.status_code, paused.json()) == (202, {"run": run_id})
+    other_key = {**fields, "idempotency_key": "ship-A-18"}
+    assert (
+        trigger(api, journey_id, django_capture_on_commit_callbacks, **other_key).status_code == 409
+    )
+    assert len(emulator.messages(to=to)) == 1
 
     outcome = api.get(f"{URL}/runs/{run_id}").json()
     assert (outcome["id"], outcome["journey"]) == (run_id, journey_id)
