@@ -250,22 +250,18 @@ class CompiledMessages:
         return required
 
 
-def _undefined_name(exc: UndefinedError) -> str:
-    """The missing value's whole path as Liquid's message names it ("data.order_id is
-    undefined"), not only its first word: `data` may be there without `order_id`."""
-    first = str(exc).splitlines()[0] if str(exc) else ""
-    name = first.removesuffix(" is undefined").strip("'")
-    if name and name != first:
-        return name
-    return getattr(getattr(exc, "token", None), "value", None) or "?"
-
-
 def _fill(node: Any, context: dict) -> Any:
     if type(node) is _Slot:
         try:
             return node.template.render(**context)
         except UndefinedError as exc:
-            raise PersonalizationError(node.property, _undefined_name(exc)) from None
+            # "data.order_id is undefined" names the whole path; the token only its root.
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            variable = first.removesuffix(" is undefined").strip("'") if first else ""
+            if not variable or " " in variable:
+                token = getattr(exc, "token", None)
+                variable = getattr(token, "value", None) or "?"
+            raise PersonalizationError(node.property, variable) from None
         except ResourceLimitError as exc:
             limit = LIMIT_NAMES.get(type(exc), str(exc).splitlines()[0])
             raise TemplateTooCostly(node.property, limit) from None

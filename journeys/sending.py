@@ -98,8 +98,9 @@ def send_context(contact: Contact, payload: dict) -> dict:
     base = contact_context(contact)
     context = {**base, "contact": base}
     for key in ("event", "data"):
-        if isinstance(payload.get(key), dict):
-            context[key] = payload[key]
+        value = payload.get(key)
+        # Present even when empty, so that a missing value is named in full (`data.order_id`).
+        context[key] = value if isinstance(value, dict) else {}
     return context
 
 
