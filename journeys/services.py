@@ -10,10 +10,10 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from audiences.custom_events import ContactNotFound
+from audiences.custom_events import ContactNotFound, properties_validate
 from audiences.models import Contact
 from audiences.selectors import contact_by_line_id
-from audiences.services import contact_upsert
+from audiences.services import ContactError, contact_upsert
 from connections.models import Connection
 from journeys import definition
 from journeys.definition import JourneyInvalid, Problem
@@ -216,7 +216,15 @@ def journey_trigger(
     actor=None,
 ) -> tuple[JourneyRun, bool]:
     """One person enters an `api` journey with `data` (transactional sends: an order receipt).
-    The same idempotency key returns the same run, which sends once. Returns (run, created)."""
+    The same idempotency key returns the same run, which sends once. Returns (run, created).
+    Raises JourneyError (not active, not an API journey), JourneyInvalid (`data` too large, or
+    not an object) or ContactNotFound (no contact has `external_id`).
+    A key seen before answers with its run first, whatever happened since: a client retrying
+    after a lost answer learns what its first call did, even if the journey was paused since."""
+    key = f"api:{idempotency_key}" if idempotency_key else f"api:{uuid.uuid4()}"
+    earlier = JourneyRun.objects.filter(journey=journey, trigger_key=key).first()
+    if earlier is not None:
+        return earlier, False
     if journey.status != Journey.Status.ACTIVE or journey.current_version is None:
         raise JourneyError("The journey is not active: activate it before triggering it.")
     version = journey.current_version
@@ -224,10 +232,10 @@ def journey_trigger(
         raise JourneyError(
             f"This journey starts on its {version.trigger_type} trigger, not on API calls.", 409
         )
-    key = f"api:{idempotency_key}" if idempotency_key else f"api:{uuid.uuid4()}"
-    earlier = JourneyRun.objects.filter(journey=journey, trigger_key=key).first()
-    if earlier is not None:
-        return earlier, False
+    try:
+        properties_validate(properties=data, field="data")
+    except ContactError as exc:
+        raise JourneyInvalid([Problem(exc.field, exc.message)]) from exc
     if external_id is not None:
         contact = Contact.objects.filter(external_id=external_id).first()
         if contact is None:
@@ -235,9 +243,12 @@ def journey_trigger(
     else:
         contact = contact_by_line_id(line_id=line_id or "")
         if contact is None:
-            contact, _ = contact_upsert(
-                line_id=line_id or "", source=Contact.Source.API, actor=actor
-            )
+            try:
+                contact, _ = contact_upsert(
+                    line_id=line_id or "", source=Contact.Source.API, actor=actor
+                )
+            except ContactError as exc:
+                raise JourneyInvalid([Problem(exc.field, exc.message)]) from exc
     with transaction.atomic():
         return enter(
             version=version,
