@@ -115,6 +115,11 @@ STEPS_DOC = "Send steps, run in order."
 class StepIn(InputSchema):
     model_config = ConfigDict(extra="forbid")
     type: Literal["send"]
+    id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_-]{1,40}$",
+        description="The step's id; by default its position (1, 2, …).",
+    )
     template: BodyId | None = Field(None, description="A message template id (or `messages`).")
     messages: MessageList | None = Field(
         None, description="1 to 5 LINE message objects; string fields may hold Liquid."

@@ -55,7 +55,7 @@ def _validate(journey: Journey) -> None:
         transactional=journey.transactional,
         daily_limit=journey.daily_limit,
     )
-    if not isinstance(journey.connection, Connection):
+    if journey.connection_id is None or not isinstance(journey.connection, Connection):
         problems.insert(0, Problem("connection", "Choose a LINE connection."))
     if problems:
         raise JourneyInvalid(problems)

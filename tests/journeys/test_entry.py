@@ -186,3 +186,31 @@ def test_campaigns_count_marketing_journey_sends_toward_the_cap(fire, marketer, 
     make_journey(marketer, connection, KEYWORD)
     fire("message", **COUPON)
     assert reason() == "frequency_cap"
+
+
+def test_a_journey_without_a_connection_is_refused_naming_it(marketer):
+    from journeys.definition import JourneyInvalid
+    from journeys.services import journey_create
+
+    with pytest.raises(JourneyInvalid) as refused:
+        journey_create(user=marketer, connection=None, name="x", trigger=KEYWORD, steps=[])
+    fields = [p.field for p in refused.value.problems]
+    assert fields[0] == "connection" and "steps" in fields
+
+
+def test_step_ids_are_checked(marketer, connection):
+    from journeys.definition import JourneyInvalid
+    from journeys.services import journey_create
+
+    send = {"type": "send", "messages": [{"type": "text", "text": "hi"}]}
+    with pytest.raises(JourneyInvalid) as refused:
+        journey_create(
+            user=marketer,
+            connection=connection,
+            name="x",
+            trigger=KEYWORD,
+            steps=[{**send, "id": "a"}, {**send, "id": "a"}],
+        )
+    assert [(p.field, p.message) for p in refused.value.problems] == [
+        ("steps[1].id", '"a" is already the id of steps[0].')
+    ]
