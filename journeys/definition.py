@@ -11,6 +11,7 @@ from typing import Any
 from audiences.rules import EVENT_NAME_RE, RuleError, parse_rules, within_delta
 from campaigns.models import MessageTemplate
 from campaigns.services import messages_problems
+from journeys.flow import check_flow
 from journeys.models import Journey
 
 MAX_STEPS = 50
@@ -206,6 +207,8 @@ def _steps(steps: object) -> list[Problem]:
                     problems.append(Problem(f"{where}.{path}", message))
                 else:
                     problems.append(Problem(f"{where}.messages", problem))
+    if not problems:
+        problems = [Problem(p.field, p.message) for p in check_flow(steps)]
     return problems
 
 

@@ -14,7 +14,7 @@ import logging
 import uuid
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Count, F, OuterRef, QuerySet
 from django.utils import timezone
 
 from audiences.models import Contact
@@ -69,18 +69,27 @@ def frequency_capped(contact: Contact) -> bool:
     ).count()
     if sent >= cap.max_messages:
         return True
-    sent += (
-        JourneySend.objects.filter(
-            contact=contact,
-            status=JourneySend.Status.SENT,
-            finished_at__gte=since,
-            run__version__transactional=False,
-        )
-        .values("run")
-        .distinct()
-        .count()
-    )
+    sent += recent_marketing_sends(since).filter(contact=contact).values("run").distinct().count()
     return sent >= cap.max_messages
+
+
+def recent_marketing_sends(since: datetime.datetime) -> QuerySet[JourneySend]:
+    return JourneySend.objects.filter(
+        status=JourneySend.Status.SENT, finished_at__gte=since, marketing=True
+    )
+
+
+def cap_subquery(since: datetime.datetime) -> QuerySet:
+    """For campaigns' snapshot (campaigns.caps): a contact's marketing journey runs that sent
+    since `since`, each counted once as a campaign is."""
+    return (
+        recent_marketing_sends(since)
+        .filter(contact=OuterRef("pk"))
+        .order_by()
+        .values("contact")
+        .annotate(n=Count("run", distinct=True))
+        .values("n")
+    )
 
 
 def sends_today(version: JourneyVersion, contact: Contact) -> int:
@@ -173,6 +182,7 @@ def enter(
                 step=step,
                 line_id=contact.line_id,
                 retry_key=retry_key(journey_id, run.trigger_key, step),
+                marketing=not version.transactional,
             )
             for step in range(len(version.steps))
         )

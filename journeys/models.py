@@ -8,6 +8,10 @@ from django.conf import settings
 from django.db import models
 
 
+def entry_once() -> str:
+    return "once"
+
+
 class Journey(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -31,7 +35,7 @@ class Journey(models.Model):
     # The definition being edited; activation freezes it into a JourneyVersion.
     trigger = models.JSONField(default=dict)
     entry_conditions = models.JSONField(null=True, blank=True)
-    entry = models.JSONField(default="once")
+    entry = models.JSONField(default=entry_once)
     steps = models.JSONField(default=list)
     transactional = models.BooleanField(default=False)
     daily_limit = models.PositiveSmallIntegerField(default=3)
@@ -170,6 +174,8 @@ class JourneySend(models.Model):
     error_message = models.TextField(blank=True)
     error_details = models.JSONField(default=list, blank=True)
     messages = models.JSONField(default=list, blank=True)
+    # Counts toward the global frequency cap: every send of a journey not marked transactional.
+    marketing = models.BooleanField(default=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     # Moved by every claim: the claim's token for the lease (kit.leases).
     claims = models.PositiveSmallIntegerField(default=0)

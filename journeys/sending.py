@@ -101,8 +101,9 @@ def personalization_context(base: dict, payload: dict) -> dict:
     `contact`, plus the trigger's `event` or `data`. The editor's preview uses it too."""
     context = {**base, "contact": base}
     for key in ("event", "data"):
-        if isinstance(payload.get(key), dict):
-            context[key] = payload[key]
+        value = payload.get(key)
+        # Present even when empty, so that a missing value is named in full (`data.order_id`).
+        context[key] = value if isinstance(value, dict) else {}
     return context
 
 

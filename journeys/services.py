@@ -10,10 +10,10 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from audiences.custom_events import ContactNotFound
+from audiences.custom_events import ContactNotFound, properties_validate
 from audiences.models import Contact
 from audiences.selectors import contact_by_line_id
-from audiences.services import contact_upsert
+from audiences.services import ContactError, contact_upsert
 from connections.models import Connection
 from journeys import definition
 from journeys.definition import JourneyInvalid, Problem
@@ -56,24 +56,29 @@ def _validate(journey: Journey) -> None:
         transactional=journey.transactional,
         daily_limit=journey.daily_limit,
     )
-    if not isinstance(journey.connection, Connection):
+    if journey.connection_id is None or not isinstance(journey.connection, Connection):
         problems.insert(0, Problem("connection", "Choose a LINE connection."))
     if problems:
         raise JourneyInvalid(problems)
 
 
-def journey_create(*, user, connection: Connection | None, **fields: Any) -> Journey:
-    """A draft; nothing triggers it until it is activated."""
+def _apply(journey: Journey, fields: dict[str, Any]) -> None:
+    """Set the fields on the unsaved journey and check the whole of it (JourneyInvalid)."""
     unknown = set(fields) - UPDATABLE
     if unknown:
         raise TypeError(f"unknown journey fields: {sorted(unknown)}")
-    journey = Journey(created_by=user if getattr(user, "pk", None) else None)
-    journey.connection = connection  # type: ignore[assignment]
     for key, value in fields.items():
         setattr(journey, key, value)
     if journey.entry_conditions == {}:
         journey.entry_conditions = None
     _validate(journey)
+
+
+def journey_create(*, user, connection: Connection | None, **fields: Any) -> Journey:
+    """A draft; nothing triggers it until it is activated."""
+    journey = Journey(created_by=user if getattr(user, "pk", None) else None)
+    journey.connection = connection  # type: ignore[assignment]
+    _apply(journey, fields)
     with transaction.atomic():
         journey.save()
         audit_record(
@@ -88,17 +93,10 @@ def journey_create(*, user, connection: Connection | None, **fields: Any) -> Jou
 def journey_update(*, journey: Journey, user, **changes: Any) -> Journey:
     """Edit the definition. A draft or paused journey just saves; an active one also freezes a
     new version at once (runs already in finish with the version they entered)."""
-    unknown = set(changes) - UPDATABLE
-    if unknown:
-        raise TypeError(f"unknown journey fields: {sorted(unknown)}")
     if journey.status == Journey.Status.ARCHIVED:
         raise JourneyError("An archived journey cannot be edited; copy it into a new one.")
     was_transactional = journey.transactional
-    for key, value in changes.items():
-        setattr(journey, key, value)
-    if journey.entry_conditions == {}:
-        journey.entry_conditions = None
-    _validate(journey)
+    _apply(journey, changes)
     with transaction.atomic():
         journey.save()
         details: dict[str, Any] = {"fields": sorted(changes)}
@@ -225,7 +223,15 @@ def journey_trigger(
     actor=None,
 ) -> tuple[JourneyRun, bool]:
     """One person enters an `api` journey with `data` (transactional sends: an order receipt).
-    The same idempotency key returns the same run, which sends once. Returns (run, created)."""
+    The same idempotency key returns the same run, which sends once. Returns (run, created).
+    Raises JourneyError (not active, not an API journey), JourneyInvalid (`data` too large, or
+    not an object) or ContactNotFound (no contact has `external_id`).
+    A key seen before answers with its run first, whatever happened since: a client retrying
+    after a lost answer learns what its first call did, even if the journey was paused since."""
+    key = f"api:{idempotency_key}" if idempotency_key else f"api:{uuid.uuid4()}"
+    earlier = JourneyRun.objects.filter(journey=journey, trigger_key=key).first()
+    if earlier is not None:
+        return earlier, False
     if journey.status != Journey.Status.ACTIVE or journey.current_version is None:
         raise JourneyError("The journey is not active: activate it before triggering it.")
     version = journey.current_version
@@ -233,10 +239,10 @@ def journey_trigger(
         raise JourneyError(
             f"This journey starts on its {version.trigger_type} trigger, not on API calls.", 409
         )
-    key = f"api:{idempotency_key}" if idempotency_key else f"api:{uuid.uuid4()}"
-    earlier = JourneyRun.objects.filter(journey=journey, trigger_key=key).first()
-    if earlier is not None:
-        return earlier, False
+    try:
+        properties_validate(properties=data, field="data")
+    except ContactError as exc:
+        raise JourneyInvalid([Problem(exc.field, exc.message)]) from exc
     if external_id is not None:
         contact = Contact.objects.filter(external_id=external_id).first()
         if contact is None:
@@ -244,9 +250,12 @@ def journey_trigger(
     else:
         contact = contact_by_line_id(line_id=line_id or "")
         if contact is None:
-            contact, _ = contact_upsert(
-                line_id=line_id or "", source=Contact.Source.API, actor=actor
-            )
+            try:
+                contact, _ = contact_upsert(
+                    line_id=line_id or "", source=Contact.Source.API, actor=actor
+                )
+            except ContactError as exc:
+                raise JourneyInvalid([Problem(exc.field, exc.message)]) from exc
     with transaction.atomic():
         return enter(
             version=version,

@@ -106,6 +106,7 @@ def on_webhook_event(event: WebhookEvent, _prepared: object) -> dispatch.Outcome
     if contact is None:
         return False, {"journeys": "no contact for the event's source"}
     token = event.raw.get("replyToken")
+    token = token if isinstance(token, str) else ""
     entered, skipped = [], {}
     for version in versions:
         run, _ = enter(
@@ -113,13 +114,16 @@ def on_webhook_event(event: WebhookEvent, _prepared: object) -> dispatch.Outcome
             contact=contact,
             trigger_key=f"wh:{event.webhook_event_id}",
             payload=_payload(event),
-            reply_token=token if isinstance(token, str) else "",
+            reply_token=token,
             received_at=event.received_at,
         )
         if run.reason:
             skipped[str(version.journey_id)] = run.reason
         else:
             entered.append(version.journey_id)
+            if run.reply_token:
+                # A token is single use: the first journey entered replies, the others push.
+                token = ""
     return True, {"journeys": {"entered": entered, "skipped": skipped}}
 
 
