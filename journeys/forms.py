@@ -207,9 +207,12 @@ class SendStep:
         if data is not None:
             self.source = "template" if data.get(f"{self.prefix}source") == "template" else "inline"
             self.template = data.get(f"{self.prefix}template", "")
+            self.step_id = data.get(f"{self.prefix}id", "")
             self.editor = MessageEditor(data, prefix=self.prefix)
             return
         step = step or {}
+        # An id the API gave the step (journeys.flow) is kept through the editor.
+        self.step_id = str(step["id"]) if step.get("id") is not None else ""
         has_template = step.get("template") is not None
         self.source = "template" if has_template else "inline"
         self.template = str(step["template"]) if has_template else ""
@@ -222,11 +225,12 @@ class SendStep:
 
     def definition(self) -> dict | None:
         """The step as the definition holds it; None when its messages could not be read."""
+        kept = {"id": self.step_id} if self.step_id else {}
         if self.source == "template":
             template = int(self.template) if self.template.isdigit() else None
-            return {"type": "send", "template": template}
+            return {"type": "send", **kept, "template": template}
         messages = self.editor.messages()
-        return None if messages is None else {"type": "send", "messages": messages}
+        return None if messages is None else {"type": "send", **kept, "messages": messages}
 
     @property
     def has_errors(self) -> bool:

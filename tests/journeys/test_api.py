@@ -202,7 +202,7 @@ def test_activate_pause_archive_and_the_states_that_refuse_them(api, connection)
     assert (active.json()["status"], active.json()["version"]) == ("active", 1)
     again = post(api, f"{at}/activate")
     assert again.status_code == 409
-    assert again.json()["detail"] == "A active journey cannot be activated."
+    assert again.json()["detail"] == "An active journey cannot be activated."
 
     # Editing an active journey freezes a new version at once.
     assert patch(api, at, {"daily_limit": 4}).json()["version"] == 2
@@ -217,7 +217,7 @@ def test_activate_pause_archive_and_the_states_that_refuse_them(api, connection)
     for action in ("activate", "pause", "archive"):
         refused = post(api, f"{at}/{action}")
         assert refused.status_code == 409, action
-        assert refused.json()["detail"] == f"A archived journey cannot be {action}d."
+        assert refused.json()["detail"] == f"An archived journey cannot be {action}d."
     edit = patch(api, at, {"name": "Again"})
     assert edit.status_code == 409
     assert edit.json()["detail"] == "An archived journey cannot be edited; copy it into a new one."
@@ -483,7 +483,8 @@ def test_every_answer_has_the_documented_shape(
         assert_documented(document, path, method, response)
     report = api.get(f"{URL}/{journey_id}/report").json()
     assert report["skipped_by_reason"][0]["reason"] == "unfollowed"
-    assert report["failed_by_reason"] == [{"reason": "personalization", "label": "", "count": 1}]
+    label = "Personalization failed (placeholder with no value)"
+    assert report["failed_by_reason"] == [{"reason": "personalization", "label": label, "count": 1}]
 
     edited = patch(api, f"{URL}/{journey_id}", {"entry_conditions": None})
     assert_documented(document, "/journeys/{journey_id}", "patch", edited)

@@ -428,6 +428,25 @@ def test_editing_an_active_journey_says_it_makes_a_new_version(coupon, marketer_
     assert "Saved as version 2" in response.content.decode()
 
 
+def test_step_ids_given_over_the_api_are_kept_by_the_editor(marketer_client, connection, marketer):
+    journey = make_journey(
+        marketer,
+        connection,
+        {"type": "join"},
+        activate=False,
+        steps=[{"type": "send", "id": "hello", "messages": [{"type": "text", "text": "Hi"}]}],
+    )
+    html = marketer_client.get(f"/journeys/{journey.pk}/edit/").content.decode()
+    assert 'name="s0-id" value="hello"' in html
+    body = form_body(connection, trigger_type="join", steps=[[{"type": "text", "text": "Hey"}]])
+    body["s0-id"] = "hello"
+    assert marketer_client.post(f"/journeys/{journey.pk}/edit/", body).status_code == 302
+    journey.refresh_from_db()
+    assert journey.steps == [
+        {"type": "send", "id": "hello", "messages": [{"type": "text", "text": "Hey"}]}
+    ]
+
+
 def test_an_archived_journey_is_not_edited(coupon, marketer_client):
     marketer_client.post(f"/journeys/{coupon.pk}/archive/")
     response = marketer_client.get(f"/journeys/{coupon.pk}/edit/", follow=True)
