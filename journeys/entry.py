@@ -3,8 +3,8 @@
 `enter` runs in the caller's transaction: the webhook event's savepoint, the events API's
 receiver or the trigger API. The run's key is unique per journey, so an event processed twice
 enters once; one contact's entries are decided one at a time (its row is locked), so that
-"once" and "not while in a run" hold under concurrent events. The send rows are written with
-the run, their retry keys fixed, and the sending task is queued after commit.
+"once" and "not while in a run" hold under concurrent events. The walk (journeys.engine) is
+queued after commit.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from kit.enqueue import enqueue
 
 log = logging.getLogger(__name__)
 
-RUN_STEP = "journeys.run_step"
+RUN_STEP = "journeys.run_step"  # journeys.engine.RUN_QUEUED
 # LINE takes a reply token for about a minute after the webhook.
 REPLY_TOKEN_SECONDS = 60
 DAY = datetime.timedelta(hours=24)
@@ -52,10 +52,10 @@ SKIP_REASONS = {
 RETRY_KEY_NAMESPACE = uuid.UUID("6f1b6c4e-3a55-4d0e-9a8e-5c3f1f0a7d21")
 
 
-def retry_key(journey_id: int, trigger_key: str, step: int) -> uuid.UUID:
-    """Fixed by the trigger, so that the same API idempotency key maps to the same
-    X-Line-Retry-Key (docs/design.md §11)."""
-    return uuid.uuid5(RETRY_KEY_NAMESPACE, f"{journey_id}:{trigger_key}:{step}")
+def retry_key(journey_id: int, trigger_key: str, position: int) -> uuid.UUID:
+    """Fixed by the trigger and the run's move, so that the same API idempotency key maps to
+    the same X-Line-Retry-Key (docs/design.md §11)."""
+    return uuid.uuid5(RETRY_KEY_NAMESPACE, f"{journey_id}:{trigger_key}:{position}")
 
 
 def frequency_capped(contact: Contact) -> bool:
@@ -174,18 +174,6 @@ def enter(
     except IntegrityError:  # the same trigger entered meanwhile by another process
         return JourneyRun.objects.get(journey_id=journey_id, trigger_key=trigger_key), False
     if not reason:
-        JourneySend.objects.bulk_create(
-            JourneySend(
-                run=run,
-                journey_id=journey_id,
-                contact=contact,
-                step=step,
-                line_id=contact.line_id,
-                retry_key=retry_key(journey_id, run.trigger_key, step),
-                marketing=not version.transactional,
-            )
-            for step in range(len(version.steps))
-        )
         run_id = run.pk
         transaction.on_commit(lambda: enqueue_run(run_id))
     return run, True

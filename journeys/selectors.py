@@ -138,7 +138,7 @@ def journey_report(journey: Journey) -> dict:
     return {
         "triggered": triggered,
         "entered": triggered - runs.get(JourneyRun.Status.SKIPPED, 0),
-        "in_progress": runs.get(JourneyRun.Status.QUEUED, 0),
+        "in_progress": sum(runs.get(s, 0) for s in JourneyRun.OPEN),
         "skipped": sum(n for _, n in skipped_runs),
         "skipped_by_reason": [
             {"reason": r, "label": skip_label(r), "count": n}

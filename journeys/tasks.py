@@ -1,18 +1,28 @@
 from celery import shared_task
 
-from journeys import sending
-from journeys.entry import RUN_STEP
+from journeys import engine
 
 BEAT_SCHEDULE = {
+    "journeys-wake": {"task": "journeys.wake", "schedule": 2.0},
     "journeys-sweep": {"task": "journeys.sweep", "schedule": 10.0},
 }
 
 
-@shared_task(name=RUN_STEP)
+@shared_task(name=engine.RUN_QUEUED)
 def run_step(run_id: int) -> int:
-    return sending.run_send(run_id)
+    return engine.run_queued(run_id)
+
+
+@shared_task(name=engine.RUN_CLAIMED)
+def run_claimed(pairs: list[list[int]]) -> int:
+    return engine.run_claimed(pairs)
+
+
+@shared_task(name="journeys.wake")
+def wake() -> int:
+    return engine.runs_wake()
 
 
 @shared_task(name="journeys.sweep")
 def sweep() -> dict:
-    return sending.sends_sweep()
+    return engine.runs_sweep()

@@ -10,9 +10,9 @@ from django.utils import timezone
 from audiences.custom_events import custom_event_record
 from audiences.models import Contact
 from campaigns.models import Campaign, Delivery, FrequencyCap
+from journeys.engine import run_queued as run_send
 from journeys.entry import enter
 from journeys.models import JourneyRun, JourneySend
-from journeys.sending import run_send
 from journeys.services import journey_update
 from tests.connections.helpers import follower_id
 from tests.journeys.support import make_journey, texts

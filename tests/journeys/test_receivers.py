@@ -5,6 +5,7 @@ import pytest
 from audiences.models import Contact
 from audiences.services import contact_upsert
 from connections.services import ConnectionInUseError, connection_delete
+from journeys.engine import send_row
 from journeys.entry import enter
 from journeys.models import Journey, JourneyRun
 from journeys.services import journey_pause
@@ -27,7 +28,8 @@ def test_a_connection_with_an_active_journey_cannot_be_deleted(marketer, admin_u
 def test_runs_follow_a_contact_into_the_merge(marketer, connection):
     journey = make_journey(marketer, connection, {"type": "follow"})
     anonymous = Contact.objects.create(line_id=follower_id(1), connection=connection)
-    enter(version=journey.current_version, contact=anonymous, trigger_key="k", payload={})
+    run, _ = enter(version=journey.current_version, contact=anonymous, trigger_key="k", payload={})
+    send_row(run)
     primary, _ = contact_upsert(external_id="cust-1", line_id=follower_id(1), source="api")
     run = JourneyRun.objects.get()
     assert run.contact_id == primary.pk and run.sends.get().contact_id == primary.pk

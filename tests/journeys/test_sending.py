@@ -9,9 +9,10 @@ from django.utils import timezone
 
 from audiences.models import Contact
 from connections.line import line_call
+from journeys.engine import run_queued as run_send
+from journeys.engine import runs_sweep, send_row
 from journeys.entry import enter
 from journeys.models import JourneyRun, JourneySend
-from journeys.sending import run_send, sends_sweep
 from tests.connections.helpers import follower_id
 from tests.journeys.support import line_event, make_journey, texts, with_reply_token
 
@@ -54,7 +55,7 @@ def test_a_missing_value_without_default_fails_the_send_with_the_reason(
 def test_a_push_line_already_accepted_counts_as_sent(marketer, connection, contact, emulator):
     journey = make_journey(marketer, connection, {"type": "api"})
     run = entered(journey, contact)
-    send = JourneySend.objects.get()
+    send = send_row(run)
     # A worker lost after LINE accepted the push: the same retry key was used once already.
     line_call(
         connection,
@@ -100,6 +101,7 @@ def test_a_reply_interrupted_by_a_lost_worker_is_not_sent_twice(
         connection,
         lambda c: c.reply(reply_token=token, messages=[{"type": "text", "text": "Welcome, Aiko!"}]),
     )
+    send_row(run)
     JourneySend.objects.update(via="reply", first_attempt_at=timezone.now())
     run_send(run.pk)
     send = JourneySend.objects.get()
@@ -113,6 +115,7 @@ def test_an_interrupted_reply_whose_token_expired_is_not_pushed(
     journey = make_journey(marketer, connection, {"type": "follow"})
     long_ago = timezone.now() - datetime.timedelta(minutes=5)
     run = entered(journey, contact, reply_token="t" * 32, received_at=long_ago)
+    send_row(run)
     JourneySend.objects.update(via="reply", first_attempt_at=long_ago)
     run_send(run.pk)
     send = JourneySend.objects.get()
@@ -135,37 +138,42 @@ def test_an_expired_token_that_was_never_tried_is_pushed_at_once(
     assert emulator.stats().get("invalid_reply_tokens", 0) == 0  # not even tried
 
 
-def test_the_sweeper_gives_a_lost_workers_send_to_another(
+def test_the_sweeper_gives_a_lost_workers_run_to_another(
     marketer, connection, contact, emulator, eager_celery
 ):
     journey = make_journey(marketer, connection, {"type": "api"})
     run = entered(journey, contact)
+    send_row(run)
     stale = timezone.now() - datetime.timedelta(minutes=5)
-    JourneySend.objects.update(status="sending", claimed_at=stale, claims=1)  # its worker died
-    result = sends_sweep()  # eager: the released run is sent at once
+    # Its worker died while sending: the run held, its send in flight.
+    JourneyRun.objects.update(status="running", claimed_at=stale, claims=1)
+    JourneySend.objects.update(status="sending", via="push", first_attempt_at=stale)
+    result = runs_sweep()  # eager: the released run is walked at once
     assert result["released"] == 1
     send = JourneySend.objects.get()
-    assert (send.status, send.claims) == ("sent", 2)
+    assert send.status == "sent"
     run.refresh_from_db()
-    assert run.status == "sent" and len(emulator.messages(to=USER)) == 1
+    assert (run.status, run.claims) == ("sent", 2) and len(emulator.messages(to=USER)) == 1
 
 
-def test_the_sweeper_requeues_a_send_whose_task_was_lost(
+def test_the_sweeper_requeues_a_run_whose_task_was_lost(
     marketer, connection, contact, emulator, eager_celery
 ):
     journey = make_journey(marketer, connection, {"type": "api"})
     entered(journey, contact)  # its task never ran (no commit callbacks here)
-    assert sends_sweep()["requeued"] == 0  # too young to be called lost
-    JourneySend.objects.update(created_at=timezone.now() - datetime.timedelta(minutes=2))
-    assert sends_sweep()["requeued"] == 1
+    assert runs_sweep()["requeued"] == 0  # too young to be called lost
+    JourneyRun.objects.update(created_at=timezone.now() - datetime.timedelta(minutes=2))
+    assert runs_sweep()["requeued"] == 1
     assert JourneySend.objects.get().status == "sent"
+    assert runs_sweep()["requeued"] == 0
 
 
-def test_the_retry_key_is_fixed_by_the_trigger(marketer, connection, contact):
-    journey = make_journey(marketer, connection, {"type": "api"})
-    entered(journey, contact, key="api:order-1")
-    key = JourneySend.objects.get().retry_key
-    assert isinstance(key, uuid.UUID)
+def test_the_retry_key_is_fixed_by_the_trigger_and_the_move(marketer, connection, contact):
     from journeys.entry import retry_key
 
+    journey = make_journey(marketer, connection, {"type": "api"})
+    run = entered(journey, contact, key="api:order-1")
+    key = send_row(run).retry_key
+    assert isinstance(key, uuid.UUID)
     assert key == retry_key(journey.pk, "api:order-1", 0) != retry_key(journey.pk, "api:order-2", 0)
+    assert send_row(run).pk == JourneySend.objects.get().pk  # found again, not made twice
