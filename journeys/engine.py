@@ -238,6 +238,9 @@ def _history(run: JourneyRun, outcome: str) -> list[dict]:
 
 
 def _next(run: JourneyRun, ids: list[str], *, target: str | None = None, outcome: str = "") -> None:
+    """On to `target`, else the step's own `next`, else the step below."""
+    if target is None:
+        target = run.version.steps[run.step_index].get("next")
     index = ids.index(target) if target in ids else run.step_index + 1
     _save(
         run,

@@ -54,7 +54,15 @@ def successors(steps: list[dict], index: int, ids: list[str]) -> list[str]:
     if kind == "exit":
         return []
     if kind in ("branch", "wait_for"):
-        return [step[key] for key in ("then", "else") if isinstance(step.get(key), str)]
+        # A missing "then" or "else" goes on to the step below.
+        targets = [
+            step.get(key) if isinstance(step.get(key), str) else None for key in ("then", "else")
+        ]
+        return list(
+            dict.fromkeys(
+                t for t in (t or (following[0] if following else None) for t in targets) if t
+            )
+        )
     if kind == "split":
         arms = step.get("arms") if isinstance(step.get("arms"), list) else []
         return [

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 
 from django.db import transaction
+from django.utils import timezone
 
 from audiences.custom_events import custom_event_recorded
 from audiences.models import Contact, CustomEvent
@@ -15,7 +16,7 @@ from connections import dispatch
 from connections.models import WebhookEvent
 from journeys.definition import normalized
 from journeys.entry import active_versions, enter
-from journeys.models import Journey, JourneyVersion
+from journeys.models import Journey, JourneyRun, JourneyVersion
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,10 @@ def on_custom_event(sender: object, event: CustomEvent, **_: object) -> None:
     """After the event's commit: every active `event` journey of that name enters the contact.
     Each in its own transaction, so one journey's failure costs the others nothing."""
     contact = event.contact
+    # Runs waiting for this event (a wait_for step) go on at the timer's next pass.
+    JourneyRun.objects.filter(
+        contact=contact, status=JourneyRun.Status.WAITING, waiting_for__event=event.name
+    ).update(waiting_for={"event": event.name, "happened": True}, wake_at=timezone.now())
     versions: list[JourneyVersion] = [
         v
         for v in active_versions(connection_id=contact.connection_id, trigger_type="event")
