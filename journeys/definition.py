@@ -61,6 +61,10 @@ def check(
     steps: object,
     transactional: object,
     daily_limit: object,
+    goal: object = None,
+    exit_when: object = None,
+    quiet_hours: object = None,
+    timezone: object = "",
 ) -> list[Problem]:
     problems: list[Problem] = []
     if not isinstance(name, str) or not name.strip():
@@ -91,6 +95,9 @@ def check(
                 "or a keyword answer is marketing, and obeys opt-outs and the frequency cap.",
             )
         )
+    problems += _goal(goal) + _exit_when(exit_when, trigger) + _quiet_hours(quiet_hours)
+    if timezone and (not isinstance(timezone, str) or canonical_zone(timezone) is None):
+        problems.append(Problem("timezone", 'An IANA zone such as "Asia/Tokyo", or empty.'))
     if isinstance(daily_limit, bool) or not isinstance(daily_limit, int):
         problems.append(Problem("daily_limit", "A whole number of sends per contact per day."))
     elif not 1 <= daily_limit <= MAX_DAILY_LIMIT:
@@ -321,6 +328,68 @@ CHECKS = {
     "split": _split_step,
     "exit": lambda step, where: [],
 }
+
+
+def _goal(goal: object) -> list[Problem]:
+    if goal is None:
+        return []
+    if not isinstance(goal, dict) or set(goal) - {"event", "segment", "within"}:
+        return [Problem("goal", 'A goal is {"event": name} or {"segment": id}, with "within".')]
+    problems = []
+    has_event, has_segment = goal.get("event") is not None, goal.get("segment") is not None
+    if has_event == has_segment:
+        problems.append(Problem("goal", "A goal is either an event or a segment."))
+    elif has_event:
+        name = goal["event"]
+        if not isinstance(name, str) or not name.strip() or not EVENT_NAME_RE.match(name):
+            problems.append(Problem("goal.event", "The event's name: 1 to 100 characters."))
+    else:
+        problems += _segment(goal["segment"], "goal.segment")
+    if duration(goal.get("within")) is None:
+        problems.append(Problem("goal.within", DURATION_HELP))
+    return problems
+
+
+def _exit_when(exit_when: object, trigger: object) -> list[Problem]:
+    if exit_when is None:
+        return []
+    if exit_when != {"segment_left": True}:
+        return [Problem("exit_when", '{"segment_left": true} is the one exit rule.')]
+    if not isinstance(trigger, dict) or trigger.get("type") != "segment_entry":
+        return [
+            Problem(
+                "exit_when", "Only a journey that starts on a segment entry can exit on leaving it."
+            )
+        ]
+    return []
+
+
+def _quiet_hours(quiet: object) -> list[Problem]:
+    if quiet is None:
+        return []
+    keys = {"from", "to", "timezone", "action"}
+    if not isinstance(quiet, dict) or set(quiet) - keys:
+        return [
+            Problem(
+                "quiet_hours",
+                'Quiet hours are {"from": "21:00", "to": "09:00", "timezone": "contact", '
+                '"action": "delay" or "skip"}.',
+            )
+        ]
+    problems = []
+    for key in ("from", "to"):
+        if time_of_day(quiet.get(key)) is None:
+            problems.append(Problem(f"quiet_hours.{key}", 'A time of day, "HH:MM".'))
+    if not problems and quiet["from"] == quiet["to"]:
+        problems.append(
+            Problem("quiet_hours.to", "Quiet hours end at another time than they start.")
+        )
+    zone = quiet.get("timezone", "contact")
+    if zone != "contact" and (not isinstance(zone, str) or canonical_zone(zone) is None):
+        problems.append(Problem("quiet_hours.timezone", '"contact" or an IANA zone.'))
+    if quiet.get("action", "delay") not in ("delay", "skip"):
+        problems.append(Problem("quiet_hours.action", "delay or skip."))
+    return problems
 
 
 def frozen_steps(steps: list[dict]) -> list[dict]:

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
+from audiences.models import Contact
 from audiences.rules import RuleError
 from audiences.selectors import segment_contacts
 from campaigns.engine.config import option
@@ -139,12 +140,26 @@ def _walk(run: JourneyRun) -> Outgoing | None:
     ids = step_ids(steps)
     now = timezone.now()
     for _ in range(MAX_STEPS_PER_WALK):
+        left = _left(run)
+        if left:
+            _leave(run, *left)
+            return None
         if run.step_index >= len(steps):
             _end(run)
             return None
         step = steps[run.step_index]
         kind = step.get("type")
         if kind == "send":
+            quiet = _quiet_until(run, now)
+            if (
+                quiet is not None
+                and not JourneySend.objects.filter(run=run, position=run.position).exists()
+            ):
+                if (run.version.quiet_hours or {}).get("action") == "skip":
+                    send_row(run, skipped="quiet_hours")
+                else:
+                    _wait(run, quiet)
+                    return None
             send = send_row(run)
             if send.status in JourneySend.OPEN:
                 out = prepare(send, run, first_send=_first_send(run))
@@ -199,8 +214,9 @@ def _first_send(run: JourneyRun) -> bool:
     return not any(h.get("type") in ("send", "wait", "wait_until", "wait_for") for h in run.history)
 
 
-def send_row(run: JourneyRun) -> JourneySend:
-    """The send of this move: made once (a re-walk after a crash finds it), with its retry key."""
+def send_row(run: JourneyRun, *, skipped: str = "") -> JourneySend:
+    """The send of this move: made once (a re-walk after a crash finds it), with its retry key;
+    `skipped` makes it skipped with that reason."""
     from journeys.entry import retry_key, sends_today
 
     send = JourneySend.objects.filter(run=run, position=run.position).first()
@@ -208,7 +224,9 @@ def send_row(run: JourneyRun) -> JourneySend:
         return send
     version = run.version
     status, reason = JourneySend.Status.PENDING, ""
-    if run.contact is not None and sends_today(version, run.contact) >= version.daily_limit:
+    if skipped:
+        status, reason = JourneySend.Status.SKIPPED, skipped
+    elif run.contact is not None and sends_today(version, run.contact) >= version.daily_limit:
         status, reason = JourneySend.Status.SKIPPED, "daily_limit"
     return JourneySend.objects.create(
         run=run,
@@ -286,15 +304,78 @@ def _end(run: JourneyRun, *, at_exit: bool = False) -> None:
     )
 
 
+# -- leaving early --------------------------------------------------------------------------
+
+
+def _left(run: JourneyRun) -> tuple[str, str] | None:
+    """(status, reason) when the run leaves before its next step: the contact was deleted,
+    blocked the account, opted out of marketing, or reached the goal."""
+    contact, version = run.contact, run.version
+    if contact is None:
+        return JourneyRun.Status.EXITED, "contact_deleted"
+    if contact.follow_status == Contact.FollowStatus.UNFOLLOWED:
+        return JourneyRun.Status.EXITED, "unfollowed"
+    if contact.opted_out and not version.transactional:
+        return JourneyRun.Status.EXITED, "opted_out"
+    goal = version.goal or {}
+    if (
+        goal.get("segment") is not None
+        and _within_goal(run)
+        and _matches_segment(run, goal["segment"])
+    ):
+        return JourneyRun.Status.CONVERTED, "goal"
+    return None
+
+
+def _within_goal(run: JourneyRun) -> bool:
+    within = duration((run.version.goal or {}).get("within"))
+    return within is not None and timezone.now() <= run.created_at + within
+
+
+def _leave(run: JourneyRun, status: str, reason: str) -> None:
+    _save(
+        run,
+        status=status,
+        reason=reason,
+        finished_at=timezone.now(),
+        wake_at=None,
+        history=_history(run, reason),
+    )
+
+
+def _quiet_until(run: JourneyRun, now: datetime.datetime) -> datetime.datetime | None:
+    """When the journey's quiet hours end, if `now` is inside them (in the contact's zone or
+    the one they name), spread over the first 10 minutes; None outside them."""
+    quiet = run.version.quiet_hours
+    if not quiet:
+        return None
+    start, end = time_of_day(quiet.get("from")), time_of_day(quiet.get("to"))
+    if start is None or end is None:
+        return None
+    zone = _zone(quiet, run)
+    local = now.astimezone(zone)
+    t = local.time()
+    inside = (start <= t < end) if start < end else (t >= start or t < end)
+    if not inside:
+        return None
+    day = local.date() if t < end else local.date() + datetime.timedelta(days=1)
+    ends = datetime.datetime.combine(day, end, tzinfo=zone)
+    spread = int.from_bytes(hashlib.sha256(f"{run.pk}".encode()).digest()[:4], "big") % 600
+    return (ends + datetime.timedelta(seconds=spread)).astimezone(datetime.UTC)
+
+
 # -- what the steps ask ---------------------------------------------------------------------
 
 
-def _zone(step: dict, run: JourneyRun) -> zoneinfo.ZoneInfo:
-    name = step.get("timezone") or "contact"
+def _zone(options: dict, run: JourneyRun) -> zoneinfo.ZoneInfo:
+    """`options["timezone"]`: a zone, or "contact": the contact's `timezone` attribute, else the
+    journey's zone, else TIME_ZONE."""
+    name = options.get("timezone") or "contact"
     if name == "contact":
         attributes = run.contact.attributes if run.contact is not None else {}
         name = attributes.get("timezone") if isinstance(attributes, dict) else None
-        name = name or getattr(run.journey, "timezone", "") or settings.TIME_ZONE
+        version = getattr(run, "version", None)
+        name = name or getattr(version, "timezone", "") or settings.TIME_ZONE
     try:
         return zoneinfo.ZoneInfo(str(name))
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

@@ -39,6 +39,12 @@ class Journey(models.Model):
     steps = models.JSONField(default=list)
     transactional = models.BooleanField(default=False)
     daily_limit = models.PositiveSmallIntegerField(default=3)
+    # Flows (#14): a goal that ends a run as converted, when a run leaves early, the hours
+    # nothing is sent, and the zone for times of day when a contact has none.
+    goal = models.JSONField(null=True, blank=True)
+    exit_when = models.JSONField(null=True, blank=True)
+    quiet_hours = models.JSONField(null=True, blank=True)
+    timezone = models.CharField(max_length=64, blank=True)
     current_version = models.ForeignKey(
         "JourneyVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -74,6 +80,10 @@ class JourneyVersion(models.Model):
     steps = models.JSONField()
     transactional = models.BooleanField(default=False)
     daily_limit = models.PositiveSmallIntegerField(default=3)
+    goal = models.JSONField(null=True, blank=True)
+    exit_when = models.JSONField(null=True, blank=True)
+    quiet_hours = models.JSONField(null=True, blank=True)
+    timezone = models.CharField(max_length=64, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )

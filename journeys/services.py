@@ -34,7 +34,18 @@ __all__ = [
     "journey_update",
 ]
 
-DEFINITION = ("trigger", "entry_conditions", "entry", "steps", "transactional", "daily_limit")
+DEFINITION = (
+    "trigger",
+    "entry_conditions",
+    "entry",
+    "steps",
+    "transactional",
+    "daily_limit",
+    "goal",
+    "exit_when",
+    "quiet_hours",
+    "timezone",
+)
 UPDATABLE = {"name", "connection", *DEFINITION}
 
 
@@ -49,12 +60,7 @@ class JourneyError(ValueError):
 def _validate(journey: Journey) -> None:
     problems = definition.check(
         name=journey.name,
-        trigger=journey.trigger,
-        entry_conditions=journey.entry_conditions,
-        entry=journey.entry,
-        steps=journey.steps,
-        transactional=journey.transactional,
-        daily_limit=journey.daily_limit,
+        **{field: getattr(journey, field) for field in DEFINITION},
     )
     if journey.connection_id is None or not isinstance(journey.connection, Connection):
         problems.insert(0, Problem("connection", "Choose a LINE connection."))
@@ -69,8 +75,10 @@ def _apply(journey: Journey, fields: dict[str, Any]) -> None:
         raise TypeError(f"unknown journey fields: {sorted(unknown)}")
     for key, value in fields.items():
         setattr(journey, key, value)
-    if journey.entry_conditions == {}:
-        journey.entry_conditions = None
+    for field in ("entry_conditions", "goal", "exit_when", "quiet_hours"):
+        if getattr(journey, field) == {}:
+            setattr(journey, field, None)
+    journey.timezone = journey.timezone or ""
     _validate(journey)
 
 
@@ -122,6 +130,10 @@ def _definition_of(source: Journey | JourneyVersion, steps: list[dict]) -> dict:
         "steps": steps,
         "transactional": source.transactional,
         "daily_limit": source.daily_limit,
+        "goal": source.goal,
+        "exit_when": source.exit_when,
+        "quiet_hours": source.quiet_hours,
+        "timezone": source.timezone,
     }
 
 

@@ -16,6 +16,7 @@ from connections import dispatch
 from connections.models import WebhookEvent
 from journeys.definition import normalized
 from journeys.entry import active_versions, enter
+from journeys.flow import duration
 from journeys.models import Journey, JourneyRun, JourneyVersion
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,16 @@ def on_custom_event(sender: object, event: CustomEvent, **_: object) -> None:
     """After the event's commit: every active `event` journey of that name enters the contact.
     Each in its own transaction, so one journey's failure costs the others nothing."""
     contact = event.contact
+    now = timezone.now()
+    # Runs whose goal is this event convert and leave at once (no further sends).
+    for run in JourneyRun.objects.filter(
+        contact=contact, status__in=JourneyRun.OPEN, version__goal__event=event.name
+    ).select_related("version"):
+        within = duration((run.version.goal or {}).get("within"))
+        if within is not None and now <= run.created_at + within:
+            JourneyRun.objects.filter(pk=run.pk, status__in=JourneyRun.OPEN).update(
+                status=JourneyRun.Status.CONVERTED, reason="goal", finished_at=now, wake_at=None
+            )
     # Runs waiting for this event (a wait_for step) go on at the timer's next pass.
     JourneyRun.objects.filter(
         contact=contact, status=JourneyRun.Status.WAITING, waiting_for__event=event.name
@@ -154,7 +165,24 @@ def on_custom_event(sender: object, event: CustomEvent, **_: object) -> None:
             log.exception("journey %s: event %s did not enter", version.journey_id, event.pk)
 
 
+def on_unfollow(event: WebhookEvent, _prepared: object) -> dispatch.Outcome:
+    """Blocking the account ends every run of the contact (waiting ones at once; a running
+    one at its next step)."""
+    if not event.line_id:
+        return False, {}
+    ended = JourneyRun.objects.filter(
+        line_id=event.line_id, status__in=(JourneyRun.Status.QUEUED, JourneyRun.Status.WAITING)
+    ).update(
+        status=JourneyRun.Status.EXITED,
+        reason="unfollowed",
+        finished_at=timezone.now(),
+        wake_at=None,
+    )
+    return bool(ended), {"journey_runs_ended": ended} if ended else {}
+
+
 def register() -> None:
     for event_type in MATCHERS:
         dispatch.register(event_type, on_webhook_event)
+    dispatch.register("unfollow", on_unfollow)
     custom_event_recorded.connect(on_custom_event, dispatch_uid="journeys.on_custom_event")

@@ -274,3 +274,117 @@ def test_bad_steps_are_refused_naming_the_step(marketer, connection, steps, fiel
         make_journey(marketer, connection, API, steps=steps, activate=False)
     problems = [(p.field, p.message) for p in refused.value.problems]
     assert any(f == field and words in m for f, m in problems), problems
+
+
+def test_reaching_the_goal_stops_a_later_send(
+    marketer, connection, contact, emulator, django_capture_on_commit_callbacks
+):
+    journey = make_journey(
+        marketer,
+        connection,
+        API,
+        goal={"event": "purchase", "within": "7d"},
+        steps=[text("welcome"), {"type": "wait", "duration": "2d"}, text("coupon")],
+    )
+    run = start(journey, contact)
+    with django_capture_on_commit_callbacks(execute=True):
+        custom_event_record(name="purchase", line_id=USER)
+    run.refresh_from_db()
+    assert (run.status, run.reason) == ("converted", "goal")
+    due(run)
+    assert texts(emulator, USER) == [("push", "welcome")]
+
+
+def test_a_segment_goal_converts_at_the_next_step(marketer, connection, contact, emulator):
+    from audiences.services import segment_create
+
+    buyers = segment_create(
+        name="Buyers",
+        rules={"all": [{"field": "attributes.bought", "op": "eq", "value": True}]},
+        user=None,
+    )
+    journey = make_journey(
+        marketer,
+        connection,
+        API,
+        goal={"segment": buyers.pk, "within": "7d"},
+        steps=[text("welcome"), {"type": "wait", "duration": "2d"}, text("coupon")],
+    )
+    run = start(journey, contact)
+    Contact.objects.filter(pk=contact.pk).update(attributes={"bought": True})
+    due(run)
+    assert (run.status, run.reason) == ("converted", "goal")
+    assert texts(emulator, USER) == [("push", "welcome")]
+
+
+def test_unfollowing_or_opting_out_ends_the_run(marketer, connection, contact, emulator):
+    steps = [text("welcome"), {"type": "wait", "duration": "1d"}, text("later")]
+    journey = make_journey(marketer, connection, API, steps=steps, entry="every_time")
+    first = start(journey, contact, "k1")
+    Contact.objects.filter(pk=contact.pk).update(opted_out=True)
+    due(first)
+    assert (first.status, first.reason) == ("exited", "opted_out")
+    assert texts(emulator, USER) == [("push", "welcome")]
+
+
+def quiet(action: str) -> dict:
+    return {"from": "21:00", "to": "09:00", "timezone": "Asia/Tokyo", "action": action}
+
+
+def at_tokyo(hour: int, minute: int = 0) -> datetime.datetime:
+    return datetime.datetime(2026, 12, 3, hour, minute, tzinfo=zoneinfo.ZoneInfo("Asia/Tokyo"))
+
+
+@pytest.mark.parametrize("hour", [21, 23, 3, 8])
+def test_quiet_hours_delay_a_send_to_their_end_spread_over_ten_minutes(
+    marketer, connection, contact, emulator, hour, monkeypatch
+):
+    journey = make_journey(
+        marketer, connection, API, quiet_hours=quiet("delay"), steps=[text("hi")]
+    )
+    now = at_tokyo(hour)
+    monkeypatch.setattr(timezone, "now", lambda: now)
+    run = start(journey, contact)
+    assert run.status == "waiting" and not emulator.messages(to=USER)
+    local = run.wake_at.astimezone(zoneinfo.ZoneInfo("Asia/Tokyo"))
+    assert (local.hour, local.minute < 10) == (9, True)
+    assert local.date() == (now.date() if hour < 9 else now.date() + datetime.timedelta(days=1))
+
+
+def test_quiet_hours_skip_a_send_with_the_reason(
+    marketer, connection, contact, emulator, monkeypatch
+):
+    journey = make_journey(marketer, connection, API, quiet_hours=quiet("skip"), steps=[text("hi")])
+    monkeypatch.setattr(timezone, "now", lambda: at_tokyo(22))
+    run = start(journey, contact)
+    send = JourneySend.objects.get()
+    assert (send.status, send.reason) == ("skipped", "quiet_hours") and run.status == "skipped"
+    assert not emulator.messages(to=USER)
+
+
+def test_outside_quiet_hours_a_send_goes_at_once(
+    marketer, connection, contact, emulator, monkeypatch
+):
+    journey = make_journey(
+        marketer, connection, API, quiet_hours=quiet("delay"), steps=[text("hi")]
+    )
+    monkeypatch.setattr(timezone, "now", lambda: at_tokyo(9, 30))
+    start(journey, contact)
+    assert texts(emulator, USER) == [("push", "hi")]
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"goal": {"event": "buy"}}, "goal.within"),
+        ({"goal": {"segment": 12345, "within": "7d"}}, "goal.segment"),
+        ({"quiet_hours": {"from": "21:00", "to": "21:00"}}, "quiet_hours.to"),
+        ({"quiet_hours": {"from": "9pm", "to": "09:00"}}, "quiet_hours.from"),
+        ({"exit_when": {"segment_left": True}}, "exit_when"),
+        ({"timezone": "Nowhere/City"}, "timezone"),
+    ],
+)
+def test_bad_goal_quiet_hours_exit_and_zone_are_refused(marketer, connection, fields, field):
+    with pytest.raises(JourneyInvalid) as refused:
+        make_journey(marketer, connection, API, activate=False, **fields)
+    assert field in [p.field for p in refused.value.problems]
