@@ -146,6 +146,9 @@ class JourneyRun(models.Model):
     # The run lease (kit.leases): heartbeat while running, and the claim's token.
     claimed_at = models.DateTimeField(null=True, blank=True)
     claims = models.PositiveIntegerField(default=0)
+    # A marketer's test ("Test with a contact"): waits shortened to seconds, no entry rules,
+    # left out of the journey's figures.
+    test = models.BooleanField(default=False)
     # Each step it passed: [{"step": id, "type": ..., "at": iso time, "outcome": ...}].
     history = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

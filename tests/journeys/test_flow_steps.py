@@ -388,3 +388,16 @@ def test_bad_goal_quiet_hours_exit_and_zone_are_refused(marketer, connection, fi
     with pytest.raises(JourneyInvalid) as refused:
         make_journey(marketer, connection, API, activate=False, **fields)
     assert field in [p.field for p in refused.value.problems]
+
+
+def test_a_test_run_shortens_waits_and_skips_entry_rules(marketer, connection, contact, emulator):
+    from journeys.services import journey_test
+
+    steps = [text("one"), {"type": "wait", "duration": "2d"}, text("two")]
+    journey = make_journey(marketer, connection, API, steps=steps, activate=False)
+    Contact.objects.filter(pk=contact.pk).update(opted_out=True)  # entry rules do not apply
+    run = journey_test(journey=journey, contact=contact, user=marketer)
+    assert run.test and run.status == "queued"
+    run_queued(run.pk)
+    run.refresh_from_db()
+    assert run.status == "waiting" and run.wake_at <= timezone.now() + datetime.timedelta(seconds=3)
