@@ -495,6 +495,21 @@ def runs_sweep() -> dict[str, int]:
     from journeys.entry import enqueue_run
 
     released = RUN_LEASE.sweep({"status": JourneyRun.Status.QUEUED, "claimed_at": None})
+    # A reply its lost worker was sending is walked here and now, not queued: behind a backlog
+    # it could outlive its token, and then LINE can no longer tell whether it went out.
+    replying = set(
+        JourneySend.objects.filter(
+            run_id__in=[r.pk for r in released],
+            status__in=JourneySend.OPEN,
+            via=JourneySend.Via.REPLY,
+        ).values_list("run_id", flat=True)
+    )
+    for run_id in sorted(replying):
+        try:
+            run_queued(run_id)
+        except Exception:
+            log.exception("journey run %s: the sweep's resend failed; queued instead", run_id)
+            replying.discard(run_id)
     now = timezone.now()
     cutoff = now - REQUEUE_AFTER
     lost = JourneyRun.objects.filter(status=JourneyRun.Status.QUEUED, created_at__lt=cutoff).filter(
@@ -506,6 +521,6 @@ def runs_sweep() -> dict[str, int]:
         JourneyRun.objects.filter(pk__in=lost_ids, status=JourneyRun.Status.QUEUED).update(
             claimed_at=now
         )
-    for run_id in sorted({r.pk for r in released} | set(lost_ids)):
+    for run_id in sorted(({r.pk for r in released} - replying) | set(lost_ids)):
         enqueue_run(run_id)
     return {"released": len(released), "requeued": len(lost_ids)}

@@ -14,7 +14,7 @@ import logging
 import uuid
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, OuterRef, QuerySet
+from django.db.models import Count, F, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from audiences.models import Contact
@@ -107,15 +107,18 @@ def skip_reason(version: JourneyVersion, contact: Contact) -> str:
         return SKIP_UNFOLLOWED
     if contact.opted_out and not version.transactional:
         return SKIP_OPTED_OUT
-    runs = JourneyRun.objects.filter(journey_id=version.journey_id, contact=contact).exclude(
-        status=JourneyRun.Status.SKIPPED
+    # The contact's earlier runs, in one query: any still open, and when the last one began.
+    runs = (
+        JourneyRun.objects.filter(journey_id=version.journey_id, contact=contact)
+        .exclude(status=JourneyRun.Status.SKIPPED)
+        .aggregate(open=Count("pk", filter=Q(status__in=JourneyRun.OPEN)), last=Max("created_at"))
     )
-    if runs.filter(status__in=JourneyRun.OPEN).exists():
+    if runs["open"]:
         return "in_journey"
-    if version.entry == "once" and runs.exists():
+    if version.entry == "once" and runs["last"] is not None:
         return "already_entered"
     period = entry_period(version.entry)
-    if period is not None and runs.filter(created_at__gte=timezone.now() - period).exists():
+    if period is not None and runs["last"] and runs["last"] >= timezone.now() - period:
         return "entered_recently"
     if version.entry_conditions:
         try:
@@ -145,9 +148,8 @@ def enter(
     """The run of this trigger: entered (its sends queued after commit) or skipped with the
     reason. Returns (run, created); a trigger seen before returns its run, entering nothing."""
     journey_id = version.journey_id
-    earlier = JourneyRun.objects.filter(journey_id=journey_id, trigger_key=trigger_key).first()
-    if earlier is not None:
-        return earlier, False
+    # A trigger seen before is rare (connections drops redelivered events): it is found by the
+    # run's unique key below rather than looked up first for every event.
     # One contact's entries one at a time (a row lock on PostgreSQL; SQLite writes one by one).
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
     reason = "" if test else skip_reason(version, contact)
@@ -173,8 +175,8 @@ def enter(
     try:
         with transaction.atomic():
             run.save()
-    except IntegrityError:  # the same trigger entered meanwhile by another process
-        return JourneyRun.objects.get(journey_id=journey_id, trigger_key=trigger_key), False
+    except IntegrityError:  # the same trigger entered before, or meanwhile by another process
+        return JourneyRun.objects.get(journey_id=journey_id, trigger_key=run.trigger_key), False
     if not reason:
         run_id = run.pk
         transaction.on_commit(lambda: enqueue_run(run_id))

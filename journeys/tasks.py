@@ -1,10 +1,13 @@
 from celery import shared_task
 
+from campaigns.enqueue import QUEUE
 from journeys import engine
 
 BEAT_SCHEDULE = {
     "journeys-wake": {"task": "journeys.wake", "schedule": 2.0},
-    "journeys-sweep": {"task": "journeys.sweep", "schedule": 10.0},
+    # On the engine's queue, as the campaigns' sweeper: a sweep behind a backlog of run steps
+    # on `default` would find a lost worker's reply after its token expired.
+    "journeys-sweep": {"task": "journeys.sweep", "schedule": 10.0, "options": {"queue": QUEUE}},
 }
 
 

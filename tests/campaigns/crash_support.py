@@ -56,10 +56,12 @@ def _celery(args: list[str], **options) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=ROOT, env=_environment(**options), start_new_session=True)
 
 
-def start_worker(name: str, *, beat: bool = False, **options) -> subprocess.Popen:
-    """A worker on the campaigns queue (two processes), with the beat embedded if asked.
-    `options`: broker_url, redis_url, var_dir and environment variables."""
-    args = ["worker", "-Q", "campaigns", "--concurrency", "2", "--pool", "prefork",
+def start_worker(
+    name: str, *, beat: bool = False, queues: str = "campaigns", **options
+) -> subprocess.Popen:
+    """A worker on the campaigns queue (or `queues`; two processes), with the beat embedded if
+    asked. `options`: broker_url, redis_url, var_dir and environment variables."""
+    args = ["worker", "-Q", queues, "--concurrency", "2", "--pool", "prefork",
             "-n", f"{name}-{os.getpid()}@%h", "--without-gossip", "--without-mingle"]  # fmt: skip
     if beat:
         args += ["-B", "-s", str(options["var_dir"] / f"{name}-beat-schedule")]

@@ -1,6 +1,7 @@
 import pytest
 
 from connections.models import WebhookEvent
+from tests.campaigns.conftest import broker, redis_server  # noqa: F401  (the crash tests' Redis)
 from tests.connections.conftest import connection  # noqa: F401  (an active connection to the emulator)
 from tests.connections.helpers import follower_id
 from tests.journeys.support import deliver, line_event, with_reply_token

@@ -43,10 +43,17 @@ def line_event(kind: str, user_id: str, n: int, **extra) -> dict:
 
 def with_reply_token(emulator: EmulatorHandle, receiver: tuple[str, list], event: dict) -> dict:
     """The event as the emulator sends it: with a fresh reply token it will accept once."""
+    return with_reply_tokens(emulator, receiver, [event])[0]
+
+
+def with_reply_tokens(
+    emulator: EmulatorHandle, receiver: tuple[str, list], events: list[dict]
+) -> list[dict]:
+    """The events as the emulator sends them in one delivery, each with a fresh reply token."""
     url, received = receiver
-    emulator.send_webhook(url, [event])
+    emulator.send_webhook(url, events)
     body, _signature = received[-1]
-    return json.loads(body)["events"][-1]
+    return json.loads(body)["events"]
 
 
 def deliver(client, connection: Connection, capture, *events: dict) -> list[WebhookEvent]:
