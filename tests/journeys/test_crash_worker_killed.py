@@ -61,7 +61,7 @@ def _all_events_are_runs(journey) -> bool:
 
 def _all_runs_final(journey) -> bool:
     runs = JourneyRun.objects.filter(journey=journey)
-    return runs.count() == N and not runs.filter(status=JourneyRun.Status.QUEUED).exists()
+    return runs.count() == N and not runs.filter(status__in=JourneyRun.OPEN).exists()
 
 
 @pytest.mark.django_db(transaction=True)
