@@ -3,11 +3,11 @@ from django.shortcuts import get_object_or_404
 from ninja import Router, Schema
 
 from analytics import presentation, selectors, services
-from analytics.exports import csv_response
 from analytics.views import filter_error_detail, filter_errors, log_filters
 from campaigns.models import Campaign
 from kit.api import ApiError, ObjectId, require_role
 from kit.roles import READERS
+from kit.spreadsheet import csv_response
 
 router = Router(tags=["analytics"])
 
@@ -135,4 +135,4 @@ def campaign_deliveries_csv(request: HttpRequest, campaign_id: ObjectId) -> Stre
         campaign=campaign, user=request.user, filters=filters.as_query()
     )
     rows = selectors.delivery_csv_values(campaign=campaign, filters=filters)
-    return csv_response(rows, f"campaign-{campaign.pk}-deliveries.csv")
+    return csv_response(selectors.CSV_COLUMNS, rows, f"campaign-{campaign.pk}-deliveries.csv")

@@ -8,57 +8,14 @@ import datetime as dt
 from collections.abc import Mapping
 
 from analytics.selectors import Report
+from campaigns import wording
 
-REASON_LABELS = {
-    "frequency_cap": "Frequency cap reached",
-    "opted_out": "Opted out",
-    "unfollowed": "Unfollowed (blocked the account)",
-    "cancelled": "Cancelled before sending",
-    "invalid_request": "Invalid request (400)",
-    "rate_limit": "Rate limit (429), retries ran out",
-    "server_error": "LINE server error (5xx), retries ran out",
-    "timeout": "Timed out, retries ran out",
-    "connection_error": "Connection error, retries ran out",
-    "personalization": "Personalization failed (placeholder with no value)",
-    "personalization_limit": "Personalization hit a template limit (loops, size or time)",
-    "unknown_outcome": "Outcome unknown (retry key older than 24 h)",
-    "auth": "Channel access token refused (401)",
-    "forbidden": "Not allowed for this channel (403)",
-    "monthly_limit": "Monthly message limit reached (429)",
-    "not_found": "Recipient not found (404)",
-    "too_large": "Request too large (413)",
-    "expired": "Send-by time passed before sending",
-}
-
-# docs/design.md §3: the definitions the seed platforms use, shown on hover next to each figure.
-DEFINITIONS = {
-    "attempted": (
-        "Recipients we tried to send to: not those skipped (frequency cap, opted out, "
-        "unfollowed) nor those a cancel or the send-by time left unsent. Attempted = "
-        "Successfully sent + Failed."
-    ),
-    "sent": (
-        "LINE accepted the request (HTTP 2xx, or 409 'retry key already accepted'). LINE's "
-        "200 means it accepted the message; it does not prove the phone showed it."
-    ),
-    "failed": (
-        "LINE refused the message (4xx other than 409 and rate-limit 429), retries ran out, "
-        "or personalization failed (a placeholder with no value and no default)."
-    ),
-    "skipped": (
-        "Not sent on purpose, counted apart from Attempted: frequency cap, opted out or unfollowed."
-    ),
-    "not_sent": (
-        "Never tried: the campaign was cancelled, or its send-by time passed, before these "
-        "recipients' turn. Not part of Attempted, and not skipped on purpose."
-    ),
-}
+# The figures' and reasons' wording is shared with the journey reports (campaigns.wording).
+DEFINITIONS = wording.DEFINITIONS
+REASON_LABELS = wording.REASON_LABELS
+reason_label = wording.reason_label
 
 MAX_FILLED_POINTS = 3000
-
-
-def reason_label(code: str) -> str:
-    return REASON_LABELS.get(code, code or "—")
 
 
 def timeline_points(report: Report) -> dict:
@@ -108,9 +65,21 @@ def quota_chart(quota: list[dict], *, today: dt.date) -> dict:
     return {"labels": [d.isoformat() for d in days], "connections": connections}
 
 
+def journey_daily_chart(rows: list[dict]) -> dict:
+    """Chart data: journey messages per day, replied free and pushed, days between at zero."""
+    replied = every_day({r["day"].isoformat(): r["replied"] for r in rows})
+    pushed = every_day({r["day"].isoformat(): r["pushed"] for r in rows})
+    return {
+        "labels": list(replied),
+        "replied": list(replied.values()),
+        "pushed": list(pushed.values()),
+    }
+
+
 def overview_charts(data: dict) -> dict:
     """The overview's chart series from `selectors.overview`'s figures."""
     return {
         "daily": every_day(data["daily"]),
         "quota_chart": quota_chart(data["quota"], today=data["today"]),
+        "journey_chart": journey_daily_chart(data["journey_daily"]),
     }

@@ -23,6 +23,7 @@ from analytics.models import CampaignInsight, CampaignReport
 from campaigns.models import FIGURES, RETRYABLE_REASONS, Campaign, Delivery, figures_from_counts
 from campaigns.selectors import campaign_done, campaign_in_flight
 from connections.models import Connection
+from journeys.selectors import journey_sends_per_day, quota_free_replies
 from kit.cache import cache_get, cache_get_or_compute, cache_set
 
 UTC = dt.UTC
@@ -362,6 +363,7 @@ def overview(*, start: dt.date, end: dt.date) -> dict:
             entry["by"][report.campaign] = entry["by"].get(report.campaign, 0) + f["count"]
     today = timezone.localdate()
     quota = quota_use(today=today)
+    month_start = local_midnight(today.replace(day=1), tz)
     top = sorted(reasons.values(), key=lambda r: (-r["count"], r["reason"]))[:10]
     for entry in top:
         entry["by"] = sorted(entry["by"].items(), key=lambda kv: -kv[1])
@@ -375,7 +377,16 @@ def overview(*, start: dt.date, end: dt.date) -> dict:
         "top_reasons": top,
         "quota": quota,
         "today": today,
+        "journey_daily": journey_sends_in_range(start, end, today),
+        "journey_quota": quota_free_replies(since=month_start),
     }
+
+
+def journey_sends_in_range(start: dt.date, end: dt.date, today: dt.date) -> list[dict]:
+    """Journey messages accepted per day from `start` to `end` (days in the active time zone),
+    replied free and pushed. Journeys have no launch day: every send of those days counts."""
+    days = (today - start).days + 1  # reaches back past the start day's midnight
+    return [d for d in journey_sends_per_day(days=days) if start <= d["day"] <= end]
 
 
 def quota_use(*, today: dt.date) -> list[dict]:

@@ -4,12 +4,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from analytics import presentation, selectors, services
-from analytics.exports import csv_response
 from analytics.forms import DateRangeForm, DeliveryFilterForm
 from campaigns.models import Campaign
 from campaigns.selectors import campaign_open_retry, retryable_failures
 from campaigns.services import CampaignError, campaign_retry_failed
 from kit.roles import ADMIN, READERS, WRITERS, has_role, role_required
+from kit.spreadsheet import csv_response
 
 
 def log_filters(query: QueryDict) -> tuple[DeliveryFilterForm, selectors.LogFilters, int]:
@@ -136,7 +136,7 @@ def delivery_export(request: HttpRequest, pk: int) -> HttpResponse:
         campaign=campaign, user=request.user, filters=filters.as_query()
     )
     rows = selectors.delivery_csv_values(campaign=campaign, filters=filters)
-    return csv_response(rows, f"campaign-{campaign.pk}-deliveries.csv")
+    return csv_response(selectors.CSV_COLUMNS, rows, f"campaign-{campaign.pk}-deliveries.csv")
 
 
 @require_POST

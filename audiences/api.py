@@ -20,11 +20,19 @@ from audiences.services import (
     contacts_bulk_upsert,
     segment_create,
 )
-from kit.api import ApiError, ErrorOut, InputSchema, LineId, ObjectId, PageNumber, require_role
+from kit.api import (
+    ApiError,
+    ErrorOut,
+    InputSchema,
+    LineId,
+    ObjectId,
+    PageNumber,
+    list_page,
+    require_role,
+)
 from kit.roles import READERS, WRITERS
 
 router = Router(tags=["audiences"])
-PAGE_SIZE = 100
 
 RULES_DOC = (
     'A rule tree: {"all": [...]} or {"any": [...]}, whose items are conditions '
@@ -152,7 +160,10 @@ def _rule_error(exc: RuleError) -> ApiError:
     )
 
 
-class EventIn(InputSchema):
+class PersonIn(InputSchema):
+    """A body about one person: by LINE id or by your own id (the events API, a journey's
+    trigger)."""
+
     # One of line_id and external_id names the person (the validator below says so in words).
     model_config = {
         **InputSchema.model_config,
@@ -172,6 +183,15 @@ class EventIn(InputSchema):
         max_length=255,
         description="Your own id for the person (set on the contact); 404 if no contact has it.",
     )
+
+    @model_validator(mode="after")
+    def _one_person(self) -> "PersonIn":
+        if (self.line_id is None) == (self.external_id is None):
+            raise ValueError("give the person by line_id or by external_id (one of them).")
+        return self
+
+
+class EventIn(PersonIn):
     name: str = Field(..., min_length=1, max_length=100, examples=["order_shipped"])
     properties: dict[str, Any] = Field(
         default_factory=dict,
@@ -183,12 +203,6 @@ class EventIn(InputSchema):
         max_length=100,
         description="Your id for this event: the same id sent again is stored once.",
     )
-
-    @model_validator(mode="after")
-    def _one_person(self) -> "EventIn":
-        if (self.line_id is None) == (self.external_id is None):
-            raise ValueError("give the person by line_id or by external_id (one of them).")
-        return self
 
 
 class EventAccepted(Schema):
@@ -268,14 +282,7 @@ def list_contacts(
             raise _rule_error(exc) from exc
     else:
         qs = Contact.objects.all()
-    start = (page - 1) * PAGE_SIZE
-    rows = list(qs.order_by("-id")[start : start + PAGE_SIZE + 1])
-    return {
-        "items": rows[:PAGE_SIZE],
-        "page": page,
-        "page_size": PAGE_SIZE,
-        "has_next": len(rows) > PAGE_SIZE,
-    }
+    return list_page(qs.order_by("-id"), page=page)
 
 
 @router.post("/segments", response={201: SegmentCreated})

@@ -5,9 +5,11 @@ turns those rows into the rule format and back; the rules themselves are checked
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
+from audiences.models import Segment
 from audiences.rules import (
     ATTRIBUTE_PREFIX,
     CHOICES,
@@ -18,6 +20,7 @@ from audiences.rules import (
     WITHIN_SUGGESTIONS,
     RuleError,
 )
+from audiences.selectors import attribute_catalogue, custom_event_names
 
 ROW_RE = re.compile(r"^r(\d+)-field$")
 GROUP_RE = re.compile(r"^g\d+$")
@@ -232,3 +235,24 @@ def value_hints(segments: list[tuple[int, str]]) -> list[tuple[str, str]]:
     for values in CHOICES.values():
         hints += values
     return [(hint, "") for hint in hints] + [(str(pk), f"segment: {name}") for pk, name in segments]
+
+
+def attribute_types() -> dict[str, str]:
+    """Each catalogued attribute's type, which `to_rules` needs to type the values typed."""
+    return {c["key"]: c["type"] for c in attribute_catalogue()}
+
+
+def page_context(builder: Builder, error: str = "") -> dict:
+    """What `_segment_builder.html` needs, on the segment page or embedded in another form
+    (a journey's entry conditions)."""
+    catalogue = attribute_catalogue()
+    types = {c["key"]: c["type"] for c in catalogue}
+    return {
+        "builder": builder,
+        "blocks": builder.blocks(),
+        "rules_json": json.dumps(to_rules(builder, types), indent=2, ensure_ascii=False),
+        "field_options": field_options(catalogue, custom_event_names()),
+        "op_options": op_options(),
+        "value_hints": value_hints(list(Segment.objects.values_list("pk", "name"))),
+        "builder_error": error,
+    }

@@ -31,15 +31,21 @@ class ContactNotFound(LookupError):
 def custom_event_validate(*, name: object, properties: object) -> None:
     if not isinstance(name, str) or not EVENT_NAME_RE.match(name) or not name.strip():
         raise ContactError("name", "an event name is 1 to 100 characters, no control characters.")
+    properties_validate(properties=properties, field="properties")
+
+
+def properties_validate(*, properties: object, field: str) -> None:
+    """What an event's properties (or a journey trigger's data) may be: a JSON object of at
+    most MAX_PROPERTIES_BYTES, without NUL characters."""
     if not isinstance(properties, dict):
-        raise ContactError("properties", "must be a JSON object.")
+        raise ContactError(field, "must be a JSON object.")
     size = len(json.dumps(properties, ensure_ascii=False).encode())
     if size > MAX_PROPERTIES_BYTES:
         raise ContactError(
-            "properties", f"at most {MAX_PROPERTIES_BYTES // 1024} KB of JSON ({size:,} bytes)."
+            field, f"at most {MAX_PROPERTIES_BYTES // 1024} KB of JSON ({size:,} bytes)."
         )
     if (where := nul_path(properties)) is not None:
-        raise ContactError(f"properties{where}", "contains a NUL character.")
+        raise ContactError(f"{field}{where}", "contains a NUL character.")
 
 
 def custom_event_record(

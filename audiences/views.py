@@ -26,12 +26,10 @@ from audiences.imports import (
 from audiences.models import Contact, ImportJob, Segment
 from audiences.rules import RuleError, parse_rules
 from audiences.selectors import (
-    attribute_catalogue,
     contact_custom_events,
     contact_detail_extra,
     contact_events,
     contact_search,
-    custom_event_names,
     import_jobs,
     keyset_page,
     rules_count,
@@ -157,26 +155,6 @@ def segment_count_view(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "audiences/_segment_count_cell.html", {"counts": counts})
 
 
-def _types() -> dict[str, str]:
-    return {c["key"]: c["type"] for c in attribute_catalogue()}
-
-
-def _builder_context(builder: builder_rows.Builder, error: str = "") -> dict:
-    catalogue = attribute_catalogue()
-    types = {c["key"]: c["type"] for c in catalogue}
-    return {
-        "builder": builder,
-        "blocks": builder.blocks(),
-        "rules_json": json.dumps(
-            builder_rows.to_rules(builder, types), indent=2, ensure_ascii=False
-        ),
-        "field_options": builder_rows.field_options(catalogue, custom_event_names()),
-        "op_options": builder_rows.op_options(),
-        "value_hints": builder_rows.value_hints(list(Segment.objects.values_list("pk", "name"))),
-        "builder_error": error,
-    }
-
-
 @role_required(*READERS)
 def segment_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     segment = get_object_or_404(Segment, pk=pk) if pk else None
@@ -186,7 +164,7 @@ def segment_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         _writers_only(request)
         form = SegmentForm(request.POST)
         builder = builder_rows.from_post(request.POST)
-        rules = builder_rows.to_rules(builder, _types())
+        rules = builder_rows.to_rules(builder, builder_rows.attribute_types())
         error = ""
         if form.is_valid():
             try:
@@ -197,7 +175,7 @@ def segment_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
                 else:
                     segment = segment_create(user=request.user, rules=rules, **form.cleaned_data)
             except RuleError as exc:
-                error = builder_rows.error_message(builder, _types(), exc)
+                error = builder_rows.error_message(builder, builder_rows.attribute_types(), exc)
             else:
                 messages.success(request, f"Segment “{segment.name}” saved.")
                 return redirect("segment_list")
@@ -214,7 +192,7 @@ def segment_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         "segment": segment,
         "tab": "segments",
         "can_write": _can_write(request),
-        **_builder_context(builder, error),
+        **builder_rows.page_context(builder, error),
     }
     return render(request, "audiences/segment_edit.html", context)
 
@@ -234,7 +212,9 @@ def segment_builder(request: HttpRequest) -> HttpResponse:
             builder, error = builder_rows.from_post(request.POST), f"JSON not applied: {exc}"
     else:
         builder = builder_rows.apply_action(builder_rows.from_post(request.POST), action)
-    response = render(request, "audiences/_segment_builder.html", _builder_context(builder, error))
+    response = render(
+        request, "audiences/_segment_builder.html", builder_rows.page_context(builder, error)
+    )
     response["HX-Trigger"] = "rules-changed"
     return response
 
@@ -243,7 +223,7 @@ def segment_builder(request: HttpRequest) -> HttpResponse:
 @role_required(*READERS)
 def segment_preview(request: HttpRequest) -> HttpResponse:
     """htmx: the live count, expected recipients and a sample for the rows being edited."""
-    builder, types = builder_rows.from_post(request.POST), _types()
+    builder, types = builder_rows.from_post(request.POST), builder_rows.attribute_types()
     rules = builder_rows.to_rules(builder, types)
     segment_id = request.POST.get("segment_id", "")
     segment_id = int(segment_id) if segment_id.isdigit() else None  # the one being edited

@@ -11,6 +11,7 @@ from audiences.models import Segment
 from campaigns import selectors, services
 from campaigns.models import Campaign, Delivery, MessageTemplate
 from connections.models import Connection
+from connections.selectors import connection_by_id_or_name
 from kit.api import (
     ApiError,
     AwareDatetime,
@@ -21,12 +22,12 @@ from kit.api import (
     MessageList,
     ObjectId,
     PageNumber,
+    list_page,
     require_role,
 )
 from kit.roles import READERS, WRITERS
 
 router = Router(tags=["campaigns"])
-PAGE_SIZE = 100
 CampaignStatus = Literal[("", *Campaign.Status.values)]
 DeliveryStatus = Literal[("", *Delivery.Status.values)]
 
@@ -120,8 +121,7 @@ def _field_error(field: str, message: str) -> ApiError:
 
 
 def _connection(ref: int | str) -> Connection:
-    qs = Connection.objects.all()
-    connection = qs.filter(pk=ref).first() if str(ref).isdigit() else qs.filter(name=ref).first()
+    connection = connection_by_id_or_name(ref)
     if connection is None:
         raise _field_error("connection", "No connection has this id or name.")
     return connection
@@ -268,11 +268,4 @@ def list_deliveries(
     """One row per recipient, 100 a page, in snapshot order; filter by `status`."""
     require_role(request, *READERS)
     qs = selectors.campaign_deliveries(campaign=_campaign(campaign_id), status=status)
-    start = (page - 1) * PAGE_SIZE
-    rows = list(qs[start : start + PAGE_SIZE + 1])
-    return {
-        "items": rows[:PAGE_SIZE],
-        "page": page,
-        "page_size": PAGE_SIZE,
-        "has_next": len(rows) > PAGE_SIZE,
-    }
+    return list_page(qs, page=page)

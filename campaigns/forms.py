@@ -73,6 +73,13 @@ class Card:
     extra: str = ""
     errors: dict = field(default_factory=dict)
     card_errors: list = field(default_factory=list)
+    # The editor's prefix: several editors share one form (a journey's send steps).
+    prefix: str = ""
+
+    @property
+    def name(self) -> str:
+        """The start of this card's input names: `m-0`, or `s1-m-0` in a prefixed editor."""
+        return f"{self.prefix}m-{self.index}"
 
     @property
     def fields(self) -> list[dict]:
@@ -82,8 +89,8 @@ class Card:
                 "value": self.values.get(f["key"], ""),
                 "errors": self.errors.get(f["key"], []),
                 "shown": self.type in f["types"],
-                "name": f"m-{self.index}-{f['key']}",
-                "id": f"m-{self.index}-{f['key']}",
+                "name": f"{self.name}-{f['key']}",
+                "id": f"{self.name}-{f['key']}",
             }
             for f in CARD_FIELDS
         ]
@@ -93,16 +100,19 @@ class Card:
         return bool(self.card_errors or any(self.errors.values()))
 
 
-def card_from_message(index: int, message: object) -> Card:
+def card_from_message(index: int, message: object, prefix: str = "") -> Card:
     if not isinstance(message, dict):
-        return Card(index, "flex", {"json": json.dumps(message, ensure_ascii=False, indent=2)})
+        as_json = {"json": json.dumps(message, ensure_ascii=False, indent=2)}
+        return Card(index, "flex", as_json, prefix=prefix)
     kind = message.get("type") if message.get("type") in FORM_KEYS else "flex"
     if kind in JSON_TYPES:
-        return Card(index, kind, {"json": json.dumps(message, ensure_ascii=False, indent=2)})
+        as_json = {"json": json.dumps(message, ensure_ascii=False, indent=2)}
+        return Card(index, kind, as_json, prefix=prefix)
     keys = FORM_KEYS[kind]
     values = {k: "" if message.get(k) is None else str(message[k]) for k in keys}
     extra = {k: v for k, v in message.items() if k not in keys and k != "type"}
-    return Card(index, kind, values, json.dumps(extra, ensure_ascii=False) if extra else "")
+    extra_text = json.dumps(extra, ensure_ascii=False) if extra else ""
+    return Card(index, kind, values, extra_text, prefix=prefix)
 
 
 class MessageEditor:
@@ -110,37 +120,46 @@ class MessageEditor:
 
     Nothing the user typed is dropped: a value that does not parse is kept as typed and
     reported on its own field, and the cards are rendered again from what was posted.
+
+    `prefix` starts every input name and action value (`s1-` gives `s1-m-0-text`,
+    `s1-message_count`, `s1-add`), so that several editors can share one form.
     """
 
-    def __init__(self, data: QueryDict | None = None, messages: list | None = None) -> None:
+    def __init__(
+        self, data: QueryDict | None = None, messages: list | None = None, prefix: str = ""
+    ) -> None:
+        self.prefix = prefix
         self.json_mode = False
         self.json_text = ""
         self.json_errors: list[str] = []
         self.general_errors: list[str] = []
         if data is None:
-            self.cards = [card_from_message(i, m) for i, m in enumerate(messages or [])]
-            self.cards = self.cards or [Card(0)]
+            self._cards_from(messages or [])
             return
-        self.json_mode = data.get("editor_mode") == "json"
+        self.json_mode = data.get(f"{prefix}editor_mode") == "json"
         if self.json_mode:
-            self.json_text = data.get("messages_json", "")
+            self.json_text = data.get(f"{prefix}messages_json", "")
             self.cards = []
         else:
             self.cards = [self._read_card(data, i) for i in range(self._count(data))]
 
-    @staticmethod
-    def _count(data: QueryDict) -> int:
+    def _cards_from(self, messages: list) -> None:
+        self.cards = [card_from_message(i, m, self.prefix) for i, m in enumerate(messages)]
+        self.cards = self.cards or [Card(0, prefix=self.prefix)]
+
+    def _count(self, data: QueryDict) -> int:
         try:
-            return max(0, min(int(data.get("message_count", "1")), MAX_MESSAGES))
+            return max(0, min(int(data.get(f"{self.prefix}message_count", "1")), MAX_MESSAGES))
         except ValueError:
             return 1
 
-    @staticmethod
-    def _read_card(data: QueryDict, i: int) -> Card:
-        kind = data.get(f"m-{i}-type", "text")
-        kind = kind if kind in FORM_KEYS else "text"
-        values = {k: data.get(f"m-{i}-{k}", "") for k in FORM_KEYS[kind]}
-        return Card(i, kind, values, data.get(f"m-{i}-extra", ""))
+    def _read_card(self, data: QueryDict, i: int) -> Card:
+        card = Card(i, prefix=self.prefix)
+        kind = data.get(f"{card.name}-type", "text")
+        card.type = kind if kind in FORM_KEYS else "text"
+        card.values = {k: data.get(f"{card.name}-{k}", "") for k in FORM_KEYS[card.type]}
+        card.extra = data.get(f"{card.name}-extra", "")
+        return card
 
     def _card_message(self, card: Card) -> object:
         if card.type in JSON_TYPES:
@@ -230,8 +249,7 @@ class MessageEditor:
             self.json_errors.append(TOO_MANY_MESSAGES)
             return
         else:
-            self.cards = [card_from_message(i, m) for i, m in enumerate(messages)]
-            self.cards = self.cards or [Card(0)]
+            self._cards_from(messages)
         self.json_mode = to_json
 
     @property
@@ -244,13 +262,29 @@ class MessageEditor:
         if self.full:
             self.general_errors.append(TOO_MANY_MESSAGES)
         else:
-            self.cards.append(Card(len(self.cards)))
+            self.cards.append(Card(len(self.cards), prefix=self.prefix))
 
     def remove_card(self, index: int) -> None:
         if len(self.cards) > 1 and 0 <= index < len(self.cards):
             self.cards.pop(index)
             for i, card in enumerate(self.cards):
                 card.index = i
+
+    def apply_action(self, action: str) -> bool:
+        """Apply an editor button that only reshapes the form (add, remove-N, json, form);
+        False when the action is not this editor's (a save)."""
+        if not action.startswith(self.prefix):
+            return False
+        action = action[len(self.prefix) :]
+        if action == "add":
+            self.add_card()
+        elif action.startswith("remove-") and action[7:].isdigit():
+            self.remove_card(int(action[7:]))
+        elif action in ("json", "form"):
+            self.switch(to_json=action == "json")
+        else:
+            return False
+        return True
 
     @property
     def has_errors(self) -> bool:
@@ -272,7 +306,7 @@ def _parse_ids(text: str) -> list[str]:
     return [part for part in text.replace(",", " ").split() if part]
 
 
-def _sole_active_connection() -> Connection | None:
+def sole_active_connection() -> Connection | None:
     """What a new campaign starts with: the active connection when it is the only one."""
     active = list(Connection.objects.filter(status=Connection.Status.ACTIVE)[:2])
     return active[0] if len(active) == 1 else None
@@ -360,7 +394,7 @@ class CampaignForm(BootstrapForm):
         for name in ("audience_type", "message_source", "send_mode"):
             self.fields[name].widget.attrs["class"] = "form-check-input"
         if not self.is_bound and campaign is None and "connection" not in self.initial:
-            self.fields["connection"].initial = _sole_active_connection()
+            self.fields["connection"].initial = sole_active_connection()
 
     @classmethod
     def initial_for(cls, campaign: Campaign) -> dict:

@@ -255,10 +255,12 @@ def _fill(node: Any, context: dict) -> Any:
         try:
             return node.template.render(**context)
         except UndefinedError as exc:
-            token = getattr(exc, "token", None)
-            variable = getattr(token, "value", None) or str(exc).split("'")[1:2] or ["?"]
-            if isinstance(variable, list):
-                variable = variable[0]
+            # "data.order_id is undefined" names the whole path; the token only its root.
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            variable = first.removesuffix(" is undefined").strip("'") if first else ""
+            if not variable or " " in variable:
+                token = getattr(exc, "token", None)
+                variable = getattr(token, "value", None) or "?"
             raise PersonalizationError(node.property, variable) from None
         except ResourceLimitError as exc:
             limit = LIMIT_NAMES.get(type(exc), str(exc).splitlines()[0])

@@ -67,19 +67,6 @@ def _editor_page(
     return render(request, "campaigns/template_form.html", context)
 
 
-def _editor_action(editor: MessageEditor, action: str) -> bool:
-    """Apply an editor button that only reshapes the form; False when the action is a save."""
-    if action == "add":
-        editor.add_card()
-    elif action.startswith("remove-") and action[7:].isdigit():
-        editor.remove_card(int(action[7:]))
-    elif action in ("json", "form"):
-        editor.switch(to_json=action == "json")
-    else:
-        return False
-    return True
-
-
 @role_required(*READERS)
 def template_edit(request: HttpRequest, template_id: int | None = None) -> HttpResponse:
     template = get_object_or_404(MessageTemplate, pk=template_id) if template_id else None
@@ -93,7 +80,7 @@ def template_edit(request: HttpRequest, template_id: int | None = None) -> HttpR
         raise PermissionDenied("Your role does not allow editing templates.")
     form = TemplateMetaForm(request.POST)
     editor = MessageEditor(request.POST)
-    if _editor_action(editor, request.POST.get("action", "save")):
+    if editor.apply_action(request.POST.get("action", "save")):
         keep = {k: request.POST.get(k, "") for k in ("name", "validate_connection")}
         return _editor_page(request, TemplateMetaForm(initial=keep), editor, template)
     saved = _template_save(request, form, editor, template)

@@ -15,6 +15,13 @@ def connection_list() -> QuerySet[Connection]:
     return Connection.objects.all()
 
 
+def connection_by_id_or_name(ref: int | str) -> Connection | None:
+    """An API body's `connection`: its id (a number, or ASCII digits) or else its name."""
+    if isinstance(ref, int) or (ref.isascii() and ref.isdigit()):
+        return Connection.objects.filter(pk=int(ref)).first()
+    return Connection.objects.filter(name=ref).first()
+
+
 def webhook_url(connection: Connection, request: HttpRequest | None = None) -> str:
     """The URL to paste into the LINE Developers Console for this connection."""
     path = reverse("line_webhook", args=[connection.webhook_slug])

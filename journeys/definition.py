@@ -11,7 +11,9 @@ from typing import Any
 from audiences.rules import EVENT_NAME_RE, RuleError, parse_rules, within_delta
 from campaigns.models import MessageTemplate
 from campaigns.services import messages_problems
+from journeys.flow import check_flow, duration, time_of_day
 from journeys.models import Journey
+from kit.timezones import canonical_zone
 
 MAX_STEPS = 50
 MAX_KEYWORDS = 50
@@ -59,6 +61,10 @@ def check(
     steps: object,
     transactional: object,
     daily_limit: object,
+    goal: object = None,
+    exit_when: object = None,
+    quiet_hours: object = None,
+    timezone: object = "",
 ) -> list[Problem]:
     problems: list[Problem] = []
     if not isinstance(name, str) or not name.strip():
@@ -89,6 +95,9 @@ def check(
                 "or a keyword answer is marketing, and obeys opt-outs and the frequency cap.",
             )
         )
+    problems += _goal(goal) + _exit_when(exit_when, trigger) + _quiet_hours(quiet_hours)
+    if timezone and (not isinstance(timezone, str) or canonical_zone(timezone) is None):
+        problems.append(Problem("timezone", 'An IANA zone such as "Asia/Tokyo", or empty.'))
     if isinstance(daily_limit, bool) or not isinstance(daily_limit, int):
         problems.append(Problem("daily_limit", "A whole number of sends per contact per day."))
     elif not 1 <= daily_limit <= MAX_DAILY_LIMIT:
@@ -174,38 +183,212 @@ def _entry(entry: object) -> list[Problem]:
     return [Problem("entry", 'One of "once", "every_time" or {"at_most_every": "30d"}.')]
 
 
+STEP_FIELDS: dict[str, set[str]] = {
+    "send": {"template", "messages", "next"},
+    "wait": {"duration", "next"},
+    "wait_until": {"time", "timezone", "next"},
+    "wait_for": {"event", "segment", "timeout", "then", "else"},
+    "branch": {"rules", "then", "else"},
+    "split": {"arms"},
+    "exit": set(),
+}
+MAX_ARMS = 10
+
+
 def _steps(steps: object) -> list[Problem]:
     if not isinstance(steps, list) or not steps:
         return [Problem("steps", "Add at least one send step.")]
     if len(steps) > MAX_STEPS:
         return [Problem("steps", f"At most {MAX_STEPS} steps.")]
-    problems = []
+    problems: list[Problem] = []
     for i, step in enumerate(steps):
         where = f"steps[{i}]"
-        if not isinstance(step, dict) or step.get("type") != "send":
-            problems.append(
-                Problem(f"{where}.type", 'This part of journeys has "send" steps only.')
-            )
+        if not isinstance(step, dict) or step.get("type") not in STEP_FIELDS:
+            kinds = ", ".join(STEP_FIELDS)
+            problems.append(Problem(f"{where}.type", f"A step's type is one of {kinds}."))
             continue
-        extra = set(step) - {"type", "template", "messages", "id"}
+        kind = step["type"]
+        extra = set(step) - STEP_FIELDS[kind] - {"type", "id"}
         if extra:
-            problems.append(Problem(where, f"Unknown keys: {', '.join(sorted(extra))}."))
-        has_template, has_messages = step.get("template") is not None, bool(step.get("messages"))
-        if has_template == has_messages:
-            problems.append(Problem(where, "Give either a template or messages."))
-        elif has_template:
-            template_id = step["template"]
-            if isinstance(template_id, bool) or not isinstance(template_id, int):
-                problems.append(Problem(f"{where}.template", "A template's id."))
-            elif not MessageTemplate.objects.filter(pk=template_id).exists():
-                problems.append(Problem(f"{where}.template", f"No template has id {template_id}."))
-        else:
-            for problem in messages_problems(step["messages"]):
-                path, _, message = problem.partition(": ")
-                if path.startswith("messages") and message:
-                    problems.append(Problem(f"{where}.{path}", message))
-                else:
-                    problems.append(Problem(f"{where}.messages", problem))
+            problems.append(Problem(where, f"A {kind} step has no {', '.join(sorted(extra))}."))
+        problems += CHECKS[kind](step, where)
+    if not problems and not any(s.get("type") == "send" for s in steps):
+        problems.append(Problem("steps", "Add at least one send step."))
+    if not problems:
+        problems = [Problem(p.field, p.message) for p in check_flow(steps)]
+    return problems
+
+
+def _send_step(step: dict, where: str) -> list[Problem]:
+    problems: list[Problem] = []
+    has_template, has_messages = step.get("template") is not None, bool(step.get("messages"))
+    if has_template == has_messages:
+        problems.append(Problem(where, "Give either a template or messages."))
+    elif has_template:
+        template_id = step["template"]
+        if isinstance(template_id, bool) or not isinstance(template_id, int):
+            problems.append(Problem(f"{where}.template", "A template's id."))
+        elif not MessageTemplate.objects.filter(pk=template_id).exists():
+            problems.append(Problem(f"{where}.template", f"No template has id {template_id}."))
+    else:
+        for problem in messages_problems(step["messages"]):
+            path, _, message = problem.partition(": ")
+            if path.startswith("messages") and message:
+                problems.append(Problem(f"{where}.{path}", message))
+            else:
+                problems.append(Problem(f"{where}.messages", problem))
+    return problems
+
+
+DURATION_HELP = 'A whole number with s, m, h or d ("30s", "15m", "2h", "3d"), up to 365d.'
+
+
+def _duration(step: dict, key: str, where: str) -> list[Problem]:
+    if duration(step.get(key)) is None:
+        return [Problem(f"{where}.{key}", DURATION_HELP)]
+    return []
+
+
+def _wait_step(step: dict, where: str) -> list[Problem]:
+    return _duration(step, "duration", where)
+
+
+def _wait_until_step(step: dict, where: str) -> list[Problem]:
+    problems = []
+    if time_of_day(step.get("time")) is None:
+        problems.append(Problem(f"{where}.time", 'A time of day, "HH:MM" from 00:00 to 23:59.'))
+    zone = step.get("timezone", "contact")
+    if zone != "contact" and (not isinstance(zone, str) or canonical_zone(zone) is None):
+        problems.append(
+            Problem(
+                f"{where}.timezone",
+                "\"contact\" (the contact's timezone attribute, else the journey's) or an IANA "
+                'zone such as "Asia/Tokyo".',
+            )
+        )
+    return problems
+
+
+def _wait_for_step(step: dict, where: str) -> list[Problem]:
+    problems = []
+    has_event, has_segment = step.get("event") is not None, step.get("segment") is not None
+    if has_event == has_segment:
+        problems.append(Problem(where, "Wait for either an event or a segment."))
+    elif has_event:
+        name = step["event"]
+        if not isinstance(name, str) or not name.strip() or not EVENT_NAME_RE.match(name):
+            problems.append(Problem(f"{where}.event", "The event's name: 1 to 100 characters."))
+    else:
+        problems += _segment(step["segment"], f"{where}.segment")
+    return problems + _duration(step, "timeout", where)
+
+
+def _segment(segment_id: object, field: str) -> list[Problem]:
+    from audiences.models import Segment
+
+    if isinstance(segment_id, bool) or not isinstance(segment_id, int):
+        return [Problem(field, "A segment's id.")]
+    if not Segment.objects.filter(pk=segment_id).exists():
+        return [Problem(field, f"No segment has id {segment_id}.")]
+    return []
+
+
+def _branch_step(step: dict, where: str) -> list[Problem]:
+    try:
+        parse_rules(step.get("rules"))
+    except RuleError as exc:
+        return [Problem(f"{where}.{exc.field}", exc.message)]
+    return []
+
+
+def _split_step(step: dict, where: str) -> list[Problem]:
+    arms = step.get("arms")
+    if not isinstance(arms, list) or not 2 <= len(arms) <= MAX_ARMS:
+        return [Problem(f"{where}.arms", f"Between 2 and {MAX_ARMS} arms.")]
+    problems = []
+    for j, arm in enumerate(arms):
+        at = f"{where}.arms[{j}]"
+        if not isinstance(arm, dict) or set(arm) - {"weight", "next"}:
+            problems.append(Problem(at, 'An arm is {"weight": 1-100, "next": step id}.'))
+            continue
+        weight = arm.get("weight")
+        if isinstance(weight, bool) or not isinstance(weight, int) or not 1 <= weight <= 100:
+            problems.append(Problem(f"{at}.weight", "A whole number from 1 to 100."))
+        if not isinstance(arm.get("next"), str):
+            problems.append(Problem(f"{at}.next", "The id of the step this arm goes to."))
+    return problems
+
+
+CHECKS = {
+    "send": _send_step,
+    "wait": _wait_step,
+    "wait_until": _wait_until_step,
+    "wait_for": _wait_for_step,
+    "branch": _branch_step,
+    "split": _split_step,
+    "exit": lambda step, where: [],
+}
+
+
+def _goal(goal: object) -> list[Problem]:
+    if goal is None:
+        return []
+    if not isinstance(goal, dict) or set(goal) - {"event", "segment", "within"}:
+        return [Problem("goal", 'A goal is {"event": name} or {"segment": id}, with "within".')]
+    problems = []
+    has_event, has_segment = goal.get("event") is not None, goal.get("segment") is not None
+    if has_event == has_segment:
+        problems.append(Problem("goal", "A goal is either an event or a segment."))
+    elif has_event:
+        name = goal["event"]
+        if not isinstance(name, str) or not name.strip() or not EVENT_NAME_RE.match(name):
+            problems.append(Problem("goal.event", "The event's name: 1 to 100 characters."))
+    else:
+        problems += _segment(goal["segment"], "goal.segment")
+    if duration(goal.get("within")) is None:
+        problems.append(Problem("goal.within", DURATION_HELP))
+    return problems
+
+
+def _exit_when(exit_when: object, trigger: object) -> list[Problem]:
+    if exit_when is None:
+        return []
+    if exit_when != {"segment_left": True}:
+        return [Problem("exit_when", '{"segment_left": true} is the one exit rule.')]
+    if not isinstance(trigger, dict) or trigger.get("type") != "segment_entry":
+        return [
+            Problem(
+                "exit_when", "Only a journey that starts on a segment entry can exit on leaving it."
+            )
+        ]
+    return []
+
+
+def _quiet_hours(quiet: object) -> list[Problem]:
+    if quiet is None:
+        return []
+    keys = {"from", "to", "timezone", "action"}
+    if not isinstance(quiet, dict) or set(quiet) - keys:
+        return [
+            Problem(
+                "quiet_hours",
+                'Quiet hours are {"from": "21:00", "to": "09:00", "timezone": "contact", '
+                '"action": "delay" or "skip"}.',
+            )
+        ]
+    problems = []
+    for key in ("from", "to"):
+        if time_of_day(quiet.get(key)) is None:
+            problems.append(Problem(f"quiet_hours.{key}", 'A time of day, "HH:MM".'))
+    if not problems and quiet["from"] == quiet["to"]:
+        problems.append(
+            Problem("quiet_hours.to", "Quiet hours end at another time than they start.")
+        )
+    zone = quiet.get("timezone", "contact")
+    if zone != "contact" and (not isinstance(zone, str) or canonical_zone(zone) is None):
+        problems.append(Problem("quiet_hours.timezone", '"contact" or an IANA zone.'))
+    if quiet.get("action", "delay") not in ("delay", "skip"):
+        problems.append(Problem("quiet_hours.action", "delay or skip."))
     return problems
 
 

@@ -3,8 +3,8 @@
 `enter` runs in the caller's transaction: the webhook event's savepoint, the events API's
 receiver or the trigger API. The run's key is unique per journey, so an event processed twice
 enters once; one contact's entries are decided one at a time (its row is locked), so that
-"once" and "not while in a run" hold under concurrent events. The send rows are written with
-the run, their retry keys fixed, and the sending task is queued after commit.
+"once" and "not while in a run" hold under concurrent events. The walk (journeys.engine) is
+queued after commit.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import logging
 import uuid
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Max, Q
+from django.db.models import Count, F, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from audiences.models import Contact
@@ -33,7 +33,7 @@ from kit.enqueue import enqueue
 
 log = logging.getLogger(__name__)
 
-RUN_STEP = "journeys.run_step"
+RUN_STEP = "journeys.run_step"  # journeys.engine.RUN_QUEUED
 # LINE takes a reply token for about a minute after the webhook.
 REPLY_TOKEN_SECONDS = 60
 DAY = datetime.timedelta(hours=24)
@@ -52,10 +52,10 @@ SKIP_REASONS = {
 RETRY_KEY_NAMESPACE = uuid.UUID("6f1b6c4e-3a55-4d0e-9a8e-5c3f1f0a7d21")
 
 
-def retry_key(journey_id: int, trigger_key: str, step: int) -> uuid.UUID:
-    """Fixed by the trigger, so that the same API idempotency key maps to the same
-    X-Line-Retry-Key (docs/design.md §11)."""
-    return uuid.uuid5(RETRY_KEY_NAMESPACE, f"{journey_id}:{trigger_key}:{step}")
+def retry_key(journey_id: int, trigger_key: str, position: int) -> uuid.UUID:
+    """Fixed by the trigger and the run's move, so that the same API idempotency key maps to
+    the same X-Line-Retry-Key (docs/design.md §11)."""
+    return uuid.uuid5(RETRY_KEY_NAMESPACE, f"{journey_id}:{trigger_key}:{position}")
 
 
 def frequency_capped(contact: Contact) -> bool:
@@ -69,18 +69,27 @@ def frequency_capped(contact: Contact) -> bool:
     ).count()
     if sent >= cap.max_messages:
         return True
-    sent += (
-        JourneySend.objects.filter(
-            contact=contact,
-            status=JourneySend.Status.SENT,
-            finished_at__gte=since,
-            run__version__transactional=False,
-        )
-        .values("run")
-        .distinct()
-        .count()
-    )
+    sent += recent_marketing_sends(since).filter(contact=contact).values("run").distinct().count()
     return sent >= cap.max_messages
+
+
+def recent_marketing_sends(since: datetime.datetime) -> QuerySet[JourneySend]:
+    return JourneySend.objects.filter(
+        status=JourneySend.Status.SENT, finished_at__gte=since, marketing=True
+    )
+
+
+def cap_subquery(since: datetime.datetime) -> QuerySet:
+    """For campaigns' snapshot (campaigns.caps): a contact's marketing journey runs that sent
+    since `since`, each counted once as a campaign is."""
+    return (
+        recent_marketing_sends(since)
+        .filter(contact=OuterRef("pk"))
+        .order_by()
+        .values("contact")
+        .annotate(n=Count("run", distinct=True))
+        .values("n")
+    )
 
 
 def sends_today(version: JourneyVersion, contact: Contact) -> int:
@@ -134,6 +143,7 @@ def enter(
     payload: dict,
     reply_token: str = "",
     received_at: datetime.datetime | None = None,
+    test: bool = False,
 ) -> tuple[JourneyRun, bool]:
     """The run of this trigger: entered (its sends queued after commit) or skipped with the
     reason. Returns (run, created); a trigger seen before returns its run, entering nothing."""
@@ -142,7 +152,7 @@ def enter(
     # run's unique key below rather than looked up first for every event.
     # One contact's entries one at a time (a row lock on PostgreSQL; SQLite writes one by one).
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
-    reason = skip_reason(version, contact)
+    reason = "" if test else skip_reason(version, contact)
     now = timezone.now()
     run = JourneyRun(
         journey_id=journey_id,
@@ -155,6 +165,7 @@ def enter(
         status=JourneyRun.Status.SKIPPED if reason else JourneyRun.Status.QUEUED,
         reason=reason,
         finished_at=now if reason else None,
+        test=test,
     )
     if reply_token and not reason:
         run.reply_token = reply_token[:255]
@@ -167,17 +178,6 @@ def enter(
     except IntegrityError:  # the same trigger entered before, or meanwhile by another process
         return JourneyRun.objects.get(journey_id=journey_id, trigger_key=run.trigger_key), False
     if not reason:
-        JourneySend.objects.bulk_create(
-            JourneySend(
-                run=run,
-                journey_id=journey_id,
-                contact=contact,
-                step=step,
-                line_id=contact.line_id,
-                retry_key=retry_key(journey_id, run.trigger_key, step),
-            )
-            for step in range(len(version.steps))
-        )
         run_id = run.pk
         transaction.on_commit(lambda: enqueue_run(run_id))
     return run, True

@@ -8,6 +8,10 @@ from django.conf import settings
 from django.db import models
 
 
+def entry_once() -> str:
+    return "once"
+
+
 class Journey(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -31,10 +35,16 @@ class Journey(models.Model):
     # The definition being edited; activation freezes it into a JourneyVersion.
     trigger = models.JSONField(default=dict)
     entry_conditions = models.JSONField(null=True, blank=True)
-    entry = models.JSONField(default="once")
+    entry = models.JSONField(default=entry_once)
     steps = models.JSONField(default=list)
     transactional = models.BooleanField(default=False)
     daily_limit = models.PositiveSmallIntegerField(default=3)
+    # Flows (#14): a goal that ends a run as converted, when a run leaves early, the hours
+    # nothing is sent, and the zone for times of day when a contact has none.
+    goal = models.JSONField(null=True, blank=True)
+    exit_when = models.JSONField(null=True, blank=True)
+    quiet_hours = models.JSONField(null=True, blank=True)
+    timezone = models.CharField(max_length=64, blank=True)
     current_version = models.ForeignKey(
         "JourneyVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -70,6 +80,10 @@ class JourneyVersion(models.Model):
     steps = models.JSONField()
     transactional = models.BooleanField(default=False)
     daily_limit = models.PositiveSmallIntegerField(default=3)
+    goal = models.JSONField(null=True, blank=True)
+    exit_when = models.JSONField(null=True, blank=True)
+    quiet_hours = models.JSONField(null=True, blank=True)
+    timezone = models.CharField(max_length=64, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -90,11 +104,17 @@ class JourneyRun(models.Model):
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
+        # A worker holds it (the run lease) and moves it through its steps.
+        RUNNING = "running", "Running"
+        WAITING = "waiting", "Waiting"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
         SKIPPED = "skipped", "Skipped"
+        EXITED = "exited", "Exited"
+        CONVERTED = "converted", "Converted (goal)"
 
-    OPEN = (Status.QUEUED,)
+    # A run in one of these is in the journey: the contact does not enter it again meanwhile.
+    OPEN = (Status.QUEUED, Status.RUNNING, Status.WAITING)
 
     journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="runs")
     version = models.ForeignKey(JourneyVersion, on_delete=models.PROTECT, related_name="runs")
@@ -110,11 +130,27 @@ class JourneyRun(models.Model):
     payload = models.JSONField(default=dict, blank=True)
     reply_token = models.CharField(max_length=255, blank=True)
     reply_token_expires_at = models.DateTimeField(null=True, blank=True)
-    status = models.CharField(max_length=8, choices=Status, default=Status.QUEUED)
+    status = models.CharField(max_length=10, choices=Status, default=Status.QUEUED)
     # Why it was skipped (unfollowed, opted_out, frequency_cap, already_entered, ...), or why
-    # its send failed.
+    # its send failed, or why it exited.
     reason = models.CharField(max_length=32, blank=True)
     error = models.TextField(blank=True)
+    # Where it is: the index of its step in the version's steps, and how many moves it made
+    # (a send row is keyed by the move, so a loop sends again and a re-run after a crash not).
+    step_index = models.PositiveSmallIntegerField(default=0)
+    position = models.PositiveIntegerField(default=0)
+    # A waiting run wakes at this time (the timer claims due runs by this index).
+    wake_at = models.DateTimeField(null=True, blank=True)
+    # What a wait_for step waits for, and whether it happened: {"event": name, "happened": true}.
+    waiting_for = models.JSONField(null=True, blank=True)
+    # The run lease (kit.leases): heartbeat while running, and the claim's token.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claims = models.PositiveIntegerField(default=0)
+    # A marketer's test ("Test with a contact"): waits shortened to seconds, no entry rules,
+    # left out of the journey's figures.
+    test = models.BooleanField(default=False)
+    # Each step it passed: [{"step": id, "type": ..., "at": iso time, "outcome": ...}].
+    history = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -127,6 +163,8 @@ class JourneyRun(models.Model):
             models.Index(fields=["journey", "contact", "status"]),
             models.Index(fields=["journey", "status", "id"]),
             models.Index(fields=["journey", "created_at"]),
+            models.Index(fields=["status", "wake_at"]),
+            models.Index(fields=["contact", "status"]),
         ]
 
     def __str__(self) -> str:
@@ -158,6 +196,8 @@ class JourneySend(models.Model):
         "audiences.Contact", null=True, on_delete=models.SET_NULL, related_name="journey_sends"
     )
     step = models.PositiveSmallIntegerField()
+    # The run's move that reached this step (JourneyRun.position): unique per run.
+    position = models.PositiveIntegerField(default=0)
     line_id = models.CharField(max_length=33)
     status = models.CharField(max_length=8, choices=Status, default=Status.PENDING)
     via = models.CharField(max_length=5, choices=Via, blank=True)
@@ -170,20 +210,17 @@ class JourneySend(models.Model):
     error_message = models.TextField(blank=True)
     error_details = models.JSONField(default=list, blank=True)
     messages = models.JSONField(default=list, blank=True)
+    # Counts toward the global frequency cap: every send of a journey not marked transactional.
+    marketing = models.BooleanField(default=True)
     attempts = models.PositiveSmallIntegerField(default=0)
-    # Moved by every claim: the claim's token for the lease (kit.leases).
-    claims = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
-    # The lease's heartbeat while a worker holds the row (status sending); while pending, when
-    # the sweeper last queued it again.
-    claimed_at = models.DateTimeField(null=True, blank=True)
     first_attempt_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["run", "step"], name="journey_send_once_per_step")
+            models.UniqueConstraint(fields=["run", "position"], name="journey_send_once_per_move")
         ]
         indexes = [
             models.Index(fields=["journey", "status"]),

@@ -4,20 +4,55 @@ is counted from the run and send rows (the ledger); Attempted = Sent + Failed as
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable, Iterator
 
-from django.db.models import Count, Q, QuerySet
-from django.db.models.functions import TruncDate
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from campaigns.models import figures_from_counts
+from campaigns.wording import reason_label
 from journeys.definition import summary
 from journeys.entry import SKIP_REASONS
 from journeys.models import Journey, JourneyRun, JourneySend
 
+# Failures only a journey send has; the others are the campaign engine's (campaigns.wording).
+FAILURE_LABELS = {
+    "no_contact": "Contact deleted before the send",
+    "reply_unconfirmed": "Reply unconfirmed (its worker was lost and the token expired)",
+    "stopped": "Stopped before sending",
+}
+RUN_CSV_COLUMNS = (
+    "run",
+    "triggered_at",
+    "line_id",
+    "display_name",
+    "status",
+    "reason",
+    "via",
+    "line_request_id",
+    "error",
+    "finished_at",
+)
+
+
+def _count_of(model: type[JourneyRun] | type[JourneySend], **filters: object) -> Coalesce:
+    """Each journey's rows counted in a subquery: joining runs and sends would multiply them."""
+    rows = (
+        model.objects.filter(journey=OuterRef("pk"), **filters)
+        .order_by()
+        .values("journey")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    return Coalesce(Subquery(rows, output_field=IntegerField()), 0)
+
 
 def journeys_list(*, status: str = "") -> QuerySet[Journey]:
+    """With each journey's triggered (runs) and sent (accepted sends) counts."""
     qs = Journey.objects.select_related("connection", "current_version").annotate(
-        runs_total=Count("runs", distinct=True),
+        runs_total=_count_of(JourneyRun),
+        sent_total=_count_of(JourneySend, status=JourneySend.Status.SENT),
     )
     if status:
         qs = qs.filter(status=status)
@@ -30,6 +65,20 @@ def trigger_summary(journey: Journey) -> str:
 
 def skip_label(reason: str) -> str:
     return SKIP_REASONS.get(reason, reason.replace("_", " ").capitalize())
+
+
+def failure_label(reason: str) -> str:
+    return FAILURE_LABELS.get(reason) or reason_label(reason)
+
+
+def entry_summary(entry: object) -> str:
+    if entry == "once":
+        return "Once: a contact enters at most once"
+    if entry == "every_time":
+        return "Every time the trigger fires"
+    if isinstance(entry, dict) and "at_most_every" in entry:
+        return f"At most every {entry['at_most_every']}"
+    return "—"
 
 
 def journey_report(journey: Journey) -> dict:
@@ -89,7 +138,7 @@ def journey_report(journey: Journey) -> dict:
     return {
         "triggered": triggered,
         "entered": triggered - runs.get(JourneyRun.Status.SKIPPED, 0),
-        "in_progress": runs.get(JourneyRun.Status.QUEUED, 0),
+        "in_progress": sum(runs.get(s, 0) for s in JourneyRun.OPEN),
         "skipped": sum(n for _, n in skipped_runs),
         "skipped_by_reason": [
             {"reason": r, "label": skip_label(r), "count": n}
@@ -101,7 +150,7 @@ def journey_report(journey: Journey) -> dict:
         "pushed": via["push"],
         "failed": totals["failed"],
         "failed_by_reason": [
-            {"reason": r, "count": n}
+            {"reason": r, "label": failure_label(r), "count": n}
             for r, n in sorted(failed_reasons.items(), key=lambda kv: -kv[1])
         ],
         "steps": steps,
@@ -110,7 +159,8 @@ def journey_report(journey: Journey) -> dict:
 
 def journey_runs(*, journey: Journey, status: str = "", q: str = "") -> QuerySet[JourneyRun]:
     """The run log, newest first, with each run's sends."""
-    runs = JourneyRun.objects.filter(journey=journey).prefetch_related("sends")
+    runs = JourneyRun.objects.filter(journey=journey).select_related("contact")
+    runs = runs.prefetch_related("sends")
     if status:
         runs = runs.filter(status=status)
     if q:
@@ -137,8 +187,55 @@ def run_outcome(run: JourneyRun) -> dict:
     }
 
 
+def run_reason_label(run: JourneyRun) -> str:
+    if not run.reason:
+        return ""
+    return (
+        skip_label(run.reason)
+        if run.status == JourneyRun.Status.SKIPPED
+        else (failure_label(run.reason))
+    )
+
+
+def run_log_rows(runs: Iterable[JourneyRun]) -> list[dict]:
+    """The run log's rows: each run with its outcome (via, LINE request id, error)."""
+    vias = dict(JourneySend.Via.choices)
+    rows = []
+    for run in runs:
+        outcome = run_outcome(run)
+        rows.append(
+            {
+                "run": run,
+                **outcome,
+                "via_label": vias.get(outcome["via"], ""),
+                "reason_label": run_reason_label(run),
+            }
+        )
+    return rows
+
+
+def journey_runs_csv_values(*, journey: Journey, status: str = "", q: str = "") -> Iterator[tuple]:
+    """The run log as CSV rows (RUN_CSV_COLUMNS), read in chunks."""
+    runs = journey_runs(journey=journey, status=status, q=q).iterator(chunk_size=2000)
+    for run in runs:
+        outcome = run_outcome(run)
+        yield (
+            run.pk,
+            run.created_at,
+            run.line_id,
+            run.contact.display_name if run.contact else "",
+            run.status,
+            run.reason,
+            outcome["via"],
+            outcome["line_request_id"],
+            outcome["error"],
+            run.finished_at,
+        )
+
+
 def journey_sends_per_day(*, days: int = 30) -> list[dict]:
-    """Journey sends per day (UTC dates), replied free and pushed, for the overview."""
+    """Journey sends per day (days in the active time zone), replied free and pushed, for the
+    overview."""
     since = timezone.now() - datetime.timedelta(days=days)
     rows = (
         JourneySend.objects.filter(status=JourneySend.Status.SENT, finished_at__gte=since)

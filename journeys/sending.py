@@ -1,6 +1,7 @@
-"""Sending a run's steps (docs/design.md §11) with the campaign engine's sender, ledger rules
-and lease: a row per send, its retry key fixed at entry, retries only where retryable, 409 as
-sent, the lease swept when a worker is lost.
+"""Sending journey messages (docs/design.md §11) with the campaign engine's sender and ledger
+rules: a row per send, its retry key fixed before the first attempt, retries only where
+retryable, 409 as sent. `send_all` sends the sends of many runs at once (the runs are held by
+the engine's run lease); `journeys.engine` decides what to send.
 
 Reply first: the first step of a run that carries an unexpired reply token goes as a reply
 (free of quota); when LINE refuses the token the same attempt pushes with the row's retry key.
@@ -11,12 +12,12 @@ that only we held and that has not expired means our earlier attempt used it.
 
 from __future__ import annotations
 
-import datetime
 import functools
+import json
 import logging
 from dataclasses import dataclass
 
-from django.db.models import F, Q
+from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -30,25 +31,10 @@ from campaigns.personalization import (
     compile_messages,
     contact_context,
 )
-from journeys.entry import enqueue_run
 from journeys.models import JourneyRun, JourneySend
-from kit.leases import Lease
 from lineapi import LineInvalidReplyTokenError, SendResult
 
 log = logging.getLogger(__name__)
-
-SEND_LEASE = Lease(
-    JourneySend,
-    held=JourneySend.Status.SENDING,
-    stamp="claimed_at",
-    seconds=lambda: option("CAMPAIGN_BATCH_LEASE_SECONDS"),
-)
-# A pending send nobody claimed for this long lost its task (a broker restart): queued again.
-REQUEUE_AFTER = datetime.timedelta(seconds=60)
-
-
-class LeaseLost(Exception):
-    """The sweeper gave this send to another worker; this one writes nothing more."""
 
 
 @dataclass
@@ -87,149 +73,140 @@ class JourneySender(Sender):
 
 @functools.lru_cache(maxsize=256)
 def _compiled(version_id: int, step: int, messages_json: str) -> CompiledMessages:
-    import json
-
     return compile_messages(json.loads(messages_json))
 
 
 def send_context(contact: Contact, payload: dict) -> dict:
+    return personalization_context(contact_context(contact), payload)
+
+
+def personalization_context(base: dict, payload: dict) -> dict:
     """Campaign personalization's context (attributes, line_id, display_name) also under
-    `contact`, plus the trigger's `event` or `data`."""
-    base = contact_context(contact)
+    `contact`, plus the trigger's `event` or `data`. The editor's preview uses it too."""
     context = {**base, "contact": base}
     for key in ("event", "data"):
-        if isinstance(payload.get(key), dict):
-            context[key] = payload[key]
+        value = payload.get(key)
+        # Present even when empty, so that a missing value is named in full (`data.order_id`).
+        context[key] = value if isinstance(value, dict) else {}
     return context
 
 
-def run_send(run_id: int) -> int:
-    """Send the run's pending steps in order; returns how many this call settled."""
-    done = 0
-    open_sends = JourneySend.objects.filter(run_id=run_id, status__in=JourneySend.OPEN)
-    steps = list(open_sends.order_by("step").values_list("pk", "status"))
-    if any(status == JourneySend.Status.SENDING for _, status in steps):
-        steps = []  # another worker holds a step: it sends the rest in order
-    for send_id, _ in steps:
-        try:
-            if not send_one(send_id):
-                break
-        except LeaseLost:
-            log.warning("journey send %s: lease lost; the sweeper's claim sends it", send_id)
-            return done
-        done += 1
-    run_finish(run_id)
-    return done
+@dataclass
+class Outgoing:
+    """One send about to go: its row, its run, and what the run's state allows."""
+
+    send: JourneySend
+    run: JourneyRun
+    messages: list[dict]
+    reply_token: str = ""
+    tried_reply: bool = False
 
 
-def _finish(send: JourneySend, token: dict, **fields) -> bool:
-    fields.setdefault("finished_at", timezone.now())
-    return bool(SEND_LEASE.held_rows(pk=send.pk, **token).update(**fields))
-
-
-def send_one(send_id: int) -> bool:
-    """Claim one pending send and carry it to a final status; False when another worker has it."""
-    if not SEND_LEASE.claim(
-        {"pk": send_id, "status": JourneySend.Status.PENDING}, claims=F("claims") + 1
-    ):
-        return False
-    send = JourneySend.objects.select_related(
-        "run__version", "run__journey__connection", "contact"
-    ).get(pk=send_id)
-    token = {"claims": send.claims}
-    run, now = send.run, timezone.now()
-    contact = send.contact
-    if contact is None:
-        return _finish(
+def prepare(send: JourneySend, run: JourneyRun, *, first_send: bool) -> Outgoing | None:
+    """Render the send and choose reply or push; None when it is settled here instead (failed:
+    personalization, unknown outcome, an unconfirmable reply), its row written."""
+    now = timezone.now()
+    if run.contact is None:
+        _settle(
             send,
-            token,
             status=JourneySend.Status.FAILED,
             reason="no_contact",
             error_message="The contact was deleted before the send.",
         )
+        return None
     if send.first_attempt_at is not None and send.via == JourneySend.Via.PUSH:
         age = (now - send.first_attempt_at).total_seconds()
         if age > option("CAMPAIGN_RETRY_KEY_TTL_SECONDS"):
-            return _finish(
+            _settle(
                 send,
-                token,
                 status=JourneySend.Status.FAILED,
                 reason="unknown_outcome",
-                error_message="LINE may have accepted an earlier attempt more than 24 hours ago; "
-                "its retry key has expired, so it is not sent again.",
+                error_message="LINE may have accepted an earlier attempt more than 24 hours "
+                "ago; its retry key has expired, so it is not sent again.",
             )
-    limit = run.version.daily_limit
-    others = JourneySend.objects.filter(
-        journey_id=send.journey_id,
-        contact=contact,
-        created_at__gte=now - datetime.timedelta(hours=24),
-        status__in=(JourneySend.Status.SENDING, *JourneySend.ATTEMPTED),
-    ).exclude(pk=send.pk)
-    if others.count() >= limit:
-        return _finish(send, token, status=JourneySend.Status.SKIPPED, reason="daily_limit")
-    import json
-
+            return None
     step = run.version.steps[send.step]
     try:
         compiled = _compiled(run.version_id, send.step, json.dumps(step["messages"]))
-        messages = compiled.render(send_context(contact, run.payload))
+        messages = compiled.render(send_context(run.contact, run.payload))
     except PersonalizationError as exc:
-        return _finish(
-            send,
-            token,
-            status=JourneySend.Status.FAILED,
-            reason="personalization",
-            error_message=str(exc),
+        _settle(
+            send, status=JourneySend.Status.FAILED, reason="personalization", error_message=str(exc)
         )
+        return None
     reply_token = ""
-    token_alive = run.reply_token_expires_at is not None and now < run.reply_token_expires_at
-    first_send = send.step == 0
+    alive = run.reply_token_expires_at is not None and now < run.reply_token_expires_at
     tried_reply = send.via == JourneySend.Via.REPLY and send.first_attempt_at is not None
     if first_send and run.reply_token and send.via != JourneySend.Via.PUSH:
-        if token_alive:
+        if alive:
             reply_token = run.reply_token
         elif tried_reply:
-            return _finish(
+            _settle(
                 send,
-                token,
                 status=JourneySend.Status.FAILED,
                 reason="reply_unconfirmed",
-                error_message="A reply was being sent when its worker was lost, and its token "
-                "has expired since: LINE cannot say whether it went out, so it is not pushed "
-                "(that could deliver it twice).",
+                error_message="A reply was being sent when its worker was lost, and its "
+                "token has expired since: LINE cannot say whether it went out, so it is not "
+                "pushed (that could deliver it twice).",
             )
-    # Written before the call: a worker lost during it leaves this on the row.
-    via = JourneySend.Via.REPLY if reply_token else JourneySend.Via.PUSH
-    if not SEND_LEASE.held_rows(pk=send.pk, **token).update(
-        via=via, first_attempt_at=Coalesce(F("first_attempt_at"), now), messages=messages
-    ):
-        raise LeaseLost(send.pk)
-    item = SendItem(
-        ids=[send.pk],
-        to=send.line_id,
-        messages=messages,
-        retry_key=str(send.retry_key),
-        prior_attempts=send.attempts,
-        prior_first_at=send.first_attempt_at,
-        reply_token=reply_token,
-        reply_tried_before=tried_reply,
-    )
-    sender = JourneySender(
-        connection=run.journey.connection,
-        mode="push",  # a reply is in push's rate-limit group (lineapi RATE_GROUPS)
-        notification_disabled=False,
-        units=None,
-        label=f"journey send {send.pk}",
-    )
+            return None
+    return Outgoing(send, run, messages, reply_token, tried_reply)
 
-    def heartbeat(finished: list[Item]) -> None:
-        # A slice that finished the send renews nothing: the final write checks the lease.
-        if not finished and not SEND_LEASE.renew(send.pk, token=token):
-            raise LeaseLost(send.pk)
 
-    sender.send([item], interval=option("CAMPAIGN_HEARTBEAT_SECONDS"), between=heartbeat)
+def _settle(send: JourneySend, **fields) -> None:
+    fields.setdefault("finished_at", timezone.now())
+    JourneySend.objects.filter(pk=send.pk, status__in=JourneySend.OPEN).update(**fields)
+    for key, value in fields.items():
+        setattr(send, key, value)
+
+
+def send_all(outgoing: list[Outgoing], *, heartbeat) -> None:
+    """Send them all at once, per connection, through the shared rate limiter; every row gets
+    its outcome. `heartbeat()` runs between slices (the engine renews its run lease there)."""
+    now = timezone.now()
+    for out in outgoing:
+        # Written before the call: a worker lost during it leaves this on the row.
+        via = JourneySend.Via.REPLY if out.reply_token else JourneySend.Via.PUSH
+        JourneySend.objects.filter(pk=out.send.pk).update(
+            status=JourneySend.Status.SENDING,
+            via=via,
+            first_attempt_at=Coalesce(F("first_attempt_at"), now),
+            messages=out.messages,
+        )
+    by_connection: dict[int, list[Outgoing]] = {}
+    for out in outgoing:
+        by_connection.setdefault(out.run.journey.connection_id, []).append(out)
+    for group in by_connection.values():
+        items = [
+            SendItem(
+                ids=[out.send.pk],
+                to=out.send.line_id,
+                messages=out.messages,
+                retry_key=str(out.send.retry_key),
+                prior_attempts=out.send.attempts,
+                prior_first_at=out.send.first_attempt_at,
+                reply_token=out.reply_token,
+                reply_tried_before=out.tried_reply,
+            )
+            for out in group
+        ]
+        sender = JourneySender(
+            connection=group[0].run.journey.connection,
+            mode="push",  # a reply is in push's rate-limit group (lineapi RATE_GROUPS)
+            notification_disabled=False,
+            units=None,
+            label=f"journey sends ({len(items)})",
+        )
+        sender.send(
+            items, interval=option("CAMPAIGN_HEARTBEAT_SECONDS"), between=lambda _done: heartbeat()
+        )
+        for out, item in zip(group, items, strict=True):
+            _settle(out.send, **_outcome(item, sender))
+
+
+def _outcome(item: SendItem, sender: JourneySender) -> dict:
     fields = {
-        "via": item.via or via,
+        "via": item.via or (JourneySend.Via.REPLY if item.reply_token else JourneySend.Via.PUSH),
         "attempts": item.prior_attempts + item.tried,
         "http_status": item.http_status,
         "request_id": item.request_id[:64],
@@ -249,67 +226,4 @@ def send_one(send_id: int) -> bool:
             reason=reason_for(halt) if halt else "stopped",
             error_message=halt_message(halt) if halt else "The send was stopped.",
         )
-    if not _finish(send, token, **fields):
-        raise LeaseLost(send.pk)
-    return True
-
-
-def run_finish(run_id: int) -> None:
-    """A run whose sends are all final takes its status from them."""
-    sends = list(JourneySend.objects.filter(run_id=run_id).values_list("status", "reason"))
-    if any(status in JourneySend.OPEN for status, _ in sends):
-        return
-    statuses = [s for s, _ in sends]
-    reason = ""
-    if JourneySend.Status.FAILED in statuses:
-        status = JourneyRun.Status.FAILED
-        reason = next(r for s, r in sends if s == JourneySend.Status.FAILED)
-    elif JourneySend.Status.SENT in statuses:
-        status = JourneyRun.Status.SENT
-    else:
-        status = JourneyRun.Status.SKIPPED
-        reason = next((r for _, r in sends if r), "")
-    JourneyRun.objects.filter(pk=run_id, status=JourneyRun.Status.QUEUED).update(
-        status=status, reason=reason[:32], finished_at=timezone.now()
-    )
-
-
-def sends_sweep() -> dict[str, int]:
-    """Every 10 s: sends whose worker was lost go back to pending and are queued again; pending
-    sends whose task was lost are queued again; runs left open with nothing to send finish.
-
-    A reply its lost worker was sending is sent again here and now, not queued: behind a
-    backlog of run steps it could outlive its token, and then LINE can no longer tell whether
-    the first attempt went out (the send fails as reply_unconfirmed, or the message is lost)."""
-    runs: set[int] = set()
-    replies: set[int] = set()
-
-    def released_row(row: JourneySend) -> None:
-        (replies if row.via == JourneySend.Via.REPLY else runs).add(row.run_id)
-
-    released = SEND_LEASE.sweep({"status": JourneySend.Status.PENDING}, on_release=released_row)
-    for run_id in sorted(replies):
-        try:
-            run_send(run_id)
-        except Exception:
-            log.exception("journey run %s: the sweep's resend failed; queued instead", run_id)
-            runs.add(run_id)
-    now = timezone.now()
-    cutoff = now - REQUEUE_AFTER
-    lost = JourneySend.objects.filter(
-        status=JourneySend.Status.PENDING, created_at__lt=cutoff
-    ).filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=cutoff))
-    lost_ids = list(lost.values_list("pk", "run_id")[:1000])
-    if lost_ids:
-        JourneySend.objects.filter(pk__in=[pk for pk, _ in lost_ids]).update(claimed_at=now)
-        runs.update(run_id for _, run_id in lost_ids)
-    for run_id in sorted(runs):
-        enqueue_run(run_id)
-    stale = JourneyRun.objects.filter(
-        status=JourneyRun.Status.QUEUED, created_at__lt=cutoff
-    ).exclude(sends__status__in=JourneySend.OPEN)
-    finished = 0
-    for run_id in stale.values_list("pk", flat=True)[:1000]:
-        run_finish(run_id)
-        finished += 1
-    return {"released": len(released), "requeued": len(lost_ids), "finished": finished}
+    return fields

@@ -10,10 +10,10 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from audiences.custom_events import ContactNotFound
+from audiences.custom_events import ContactNotFound, properties_validate
 from audiences.models import Contact
 from audiences.selectors import contact_by_line_id
-from audiences.services import contact_upsert
+from audiences.services import ContactError, contact_upsert
 from connections.models import Connection
 from journeys import definition
 from journeys.definition import JourneyInvalid, Problem
@@ -29,11 +29,24 @@ __all__ = [
     "journey_create",
     "journey_delete",
     "journey_pause",
+    "journey_runs_export_record",
+    "journey_test",
     "journey_trigger",
     "journey_update",
 ]
 
-DEFINITION = ("trigger", "entry_conditions", "entry", "steps", "transactional", "daily_limit")
+DEFINITION = (
+    "trigger",
+    "entry_conditions",
+    "entry",
+    "steps",
+    "transactional",
+    "daily_limit",
+    "goal",
+    "exit_when",
+    "quiet_hours",
+    "timezone",
+)
 UPDATABLE = {"name", "connection", *DEFINITION}
 
 
@@ -48,31 +61,33 @@ class JourneyError(ValueError):
 def _validate(journey: Journey) -> None:
     problems = definition.check(
         name=journey.name,
-        trigger=journey.trigger,
-        entry_conditions=journey.entry_conditions,
-        entry=journey.entry,
-        steps=journey.steps,
-        transactional=journey.transactional,
-        daily_limit=journey.daily_limit,
+        **{field: getattr(journey, field) for field in DEFINITION},
     )
-    if not isinstance(journey.connection, Connection):
+    if journey.connection_id is None or not isinstance(journey.connection, Connection):
         problems.insert(0, Problem("connection", "Choose a LINE connection."))
     if problems:
         raise JourneyInvalid(problems)
 
 
-def journey_create(*, user, connection: Connection | None, **fields: Any) -> Journey:
-    """A draft; nothing triggers it until it is activated."""
+def _apply(journey: Journey, fields: dict[str, Any]) -> None:
+    """Set the fields on the unsaved journey and check the whole of it (JourneyInvalid)."""
     unknown = set(fields) - UPDATABLE
     if unknown:
         raise TypeError(f"unknown journey fields: {sorted(unknown)}")
-    journey = Journey(created_by=user if getattr(user, "pk", None) else None)
-    journey.connection = connection  # type: ignore[assignment]
     for key, value in fields.items():
         setattr(journey, key, value)
-    if journey.entry_conditions == {}:
-        journey.entry_conditions = None
+    for field in ("entry_conditions", "goal", "exit_when", "quiet_hours"):
+        if getattr(journey, field) == {}:
+            setattr(journey, field, None)
+    journey.timezone = journey.timezone or ""
     _validate(journey)
+
+
+def journey_create(*, user, connection: Connection | None, **fields: Any) -> Journey:
+    """A draft; nothing triggers it until it is activated."""
+    journey = Journey(created_by=user if getattr(user, "pk", None) else None)
+    journey.connection = connection  # type: ignore[assignment]
+    _apply(journey, fields)
     with transaction.atomic():
         journey.save()
         audit_record(
@@ -87,17 +102,10 @@ def journey_create(*, user, connection: Connection | None, **fields: Any) -> Jou
 def journey_update(*, journey: Journey, user, **changes: Any) -> Journey:
     """Edit the definition. A draft or paused journey just saves; an active one also freezes a
     new version at once (runs already in finish with the version they entered)."""
-    unknown = set(changes) - UPDATABLE
-    if unknown:
-        raise TypeError(f"unknown journey fields: {sorted(unknown)}")
     if journey.status == Journey.Status.ARCHIVED:
         raise JourneyError("An archived journey cannot be edited; copy it into a new one.")
     was_transactional = journey.transactional
-    for key, value in changes.items():
-        setattr(journey, key, value)
-    if journey.entry_conditions == {}:
-        journey.entry_conditions = None
-    _validate(journey)
+    _apply(journey, changes)
     with transaction.atomic():
         journey.save()
         details: dict[str, Any] = {"fields": sorted(changes)}
@@ -123,6 +131,10 @@ def _definition_of(source: Journey | JourneyVersion, steps: list[dict]) -> dict:
         "steps": steps,
         "transactional": source.transactional,
         "daily_limit": source.daily_limit,
+        "goal": source.goal,
+        "exit_when": source.exit_when,
+        "quiet_hours": source.quiet_hours,
+        "timezone": source.timezone,
     }
 
 
@@ -153,9 +165,9 @@ def _set_status(
     with transaction.atomic():
         locked = Journey.objects.select_for_update().get(pk=journey.pk)
         if locked.status not in allowed:
-            raise JourneyError(
-                f"A {locked.get_status_display().lower()} journey cannot be {action}d."
-            )
+            status_name = locked.get_status_display().lower()
+            article = "An" if status_name[0] in "aeiou" else "A"
+            raise JourneyError(f"{article} {status_name} journey cannot be {action}d.")
         locked.status = status
         details: dict[str, Any] = {}
         if status == Journey.Status.ACTIVE:
@@ -208,6 +220,38 @@ def journey_delete(*, journey: Journey, user) -> None:
         journey.delete()
 
 
+def journey_test(
+    *, journey: Journey, contact: Contact, user, data: dict | None = None
+) -> JourneyRun:
+    """ "Test with a contact": one run of the journey as it is now (a draft too), its waits
+    shortened to seconds, entry rules not applied, left out of the journey's figures."""
+    if journey.status == Journey.Status.ARCHIVED:
+        raise JourneyError("An archived journey cannot be tested.")
+    _validate(journey)
+    with transaction.atomic():
+        version = _freeze(journey, user)
+        run, _ = enter(
+            version=version,
+            contact=contact,
+            trigger_key=f"test:{uuid.uuid4()}",
+            payload={"data": data or {}, "event": {"name": "test", "properties": data or {}}},
+            test=True,
+        )
+        audit_record(
+            actor=user,
+            action="journey.test",
+            target=journey,
+            details={"line_id": contact.line_id, "run": run.pk},
+        )
+    return run
+
+
+def journey_runs_export_record(*, journey: Journey, user, filters: dict) -> None:
+    """Who downloaded which runs (contacts' LINE ids and names): the audit log keeps it, as for
+    the delivery log."""
+    audit_record(actor=user, action="journey.export_runs", target=journey, details=filters)
+
+
 def journey_trigger(
     *,
     journey: Journey,
@@ -218,7 +262,15 @@ def journey_trigger(
     actor=None,
 ) -> tuple[JourneyRun, bool]:
     """One person enters an `api` journey with `data` (transactional sends: an order receipt).
-    The same idempotency key returns the same run, which sends once. Returns (run, created)."""
+    The same idempotency key returns the same run, which sends once. Returns (run, created).
+    Raises JourneyError (not active, not an API journey), JourneyInvalid (`data` too large, or
+    not an object) or ContactNotFound (no contact has `external_id`).
+    A key seen before answers with its run first, whatever happened since: a client retrying
+    after a lost answer learns what its first call did, even if the journey was paused since."""
+    key = f"api:{idempotency_key}" if idempotency_key else f"api:{uuid.uuid4()}"
+    earlier = JourneyRun.objects.filter(journey=journey, trigger_key=key).first()
+    if earlier is not None:
+        return earlier, False
     if journey.status != Journey.Status.ACTIVE or journey.current_version is None:
         raise JourneyError("The journey is not active: activate it before triggering it.")
     version = journey.current_version
@@ -226,10 +278,10 @@ def journey_trigger(
         raise JourneyError(
             f"This journey starts on its {version.trigger_type} trigger, not on API calls.", 409
         )
-    key = f"api:{idempotency_key}" if idempotency_key else f"api:{uuid.uuid4()}"
-    earlier = JourneyRun.objects.filter(journey=journey, trigger_key=key).first()
-    if earlier is not None:
-        return earlier, False
+    try:
+        properties_validate(properties=data, field="data")
+    except ContactError as exc:
+        raise JourneyInvalid([Problem(exc.field, exc.message)]) from exc
     if external_id is not None:
         contact = Contact.objects.filter(external_id=external_id).first()
         if contact is None:
@@ -237,9 +289,12 @@ def journey_trigger(
     else:
         contact = contact_by_line_id(line_id=line_id or "")
         if contact is None:
-            contact, _ = contact_upsert(
-                line_id=line_id or "", source=Contact.Source.API, actor=actor
-            )
+            try:
+                contact, _ = contact_upsert(
+                    line_id=line_id or "", source=Contact.Source.API, actor=actor
+                )
+            except ContactError as exc:
+                raise JourneyInvalid([Problem(exc.field, exc.message)]) from exc
     with transaction.atomic():
         return enter(
             version=version,

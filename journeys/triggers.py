@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 
 from django.db import transaction
+from django.utils import timezone
 
 from audiences.custom_events import custom_event_recorded
 from audiences.models import Contact, CustomEvent
@@ -15,7 +16,8 @@ from connections import dispatch
 from connections.models import WebhookEvent
 from journeys.definition import normalized
 from journeys.entry import active_versions, enter
-from journeys.models import Journey, JourneyVersion
+from journeys.flow import duration
+from journeys.models import Journey, JourneyRun, JourneyVersion
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,22 @@ def _payload(event: WebhookEvent) -> dict:
     return {"event": payload}
 
 
+def sample_payload(trigger: dict, properties: dict) -> dict:
+    """What a run of this trigger gives the Liquid context, with sample values, for the editor's
+    preview: the shape `_payload`, the events API and the trigger API give."""
+    kind = trigger.get("type")
+    if kind == Journey.Trigger.API:
+        return {"data": properties}
+    if kind == Journey.Trigger.EVENT:
+        return {"event": {"name": trigger.get("name", ""), "properties": properties}}
+    if kind == Journey.Trigger.KEYWORD:
+        keywords = trigger.get("keywords") or [""]
+        return {"event": {"name": "message", "text": keywords[0]}}
+    if kind == Journey.Trigger.POSTBACK:
+        return {"event": {"name": "postback", "postback": {"data": trigger.get("data", "")}}}
+    return {"event": {"name": kind or ""}}
+
+
 def on_webhook_event(event: WebhookEvent, _prepared: object) -> dispatch.Outcome:
     trigger_type, matches = MATCHERS[event.type]
     if not event.line_id:
@@ -90,6 +108,7 @@ def on_webhook_event(event: WebhookEvent, _prepared: object) -> dispatch.Outcome
     if contact is None:
         return False, {"journeys": "no contact for the event's source"}
     token = event.raw.get("replyToken")
+    token = token if isinstance(token, str) else ""
     entered, skipped = [], {}
     for version in versions:
         run, _ = enter(
@@ -97,13 +116,16 @@ def on_webhook_event(event: WebhookEvent, _prepared: object) -> dispatch.Outcome
             contact=contact,
             trigger_key=f"wh:{event.webhook_event_id}",
             payload=_payload(event),
-            reply_token=token if isinstance(token, str) else "",
+            reply_token=token,
             received_at=event.received_at,
         )
         if run.reason:
             skipped[str(version.journey_id)] = run.reason
         else:
             entered.append(version.journey_id)
+            if run.reply_token:
+                # A token is single use: the first journey entered replies, the others push.
+                token = ""
     return True, {"journeys": {"entered": entered, "skipped": skipped}}
 
 
@@ -111,6 +133,20 @@ def on_custom_event(sender: object, event: CustomEvent, **_: object) -> None:
     """After the event's commit: every active `event` journey of that name enters the contact.
     Each in its own transaction, so one journey's failure costs the others nothing."""
     contact = event.contact
+    now = timezone.now()
+    # Runs whose goal is this event convert and leave at once (no further sends).
+    for run in JourneyRun.objects.filter(
+        contact=contact, status__in=JourneyRun.OPEN, version__goal__event=event.name
+    ).select_related("version"):
+        within = duration((run.version.goal or {}).get("within"))
+        if within is not None and now <= run.created_at + within:
+            JourneyRun.objects.filter(pk=run.pk, status__in=JourneyRun.OPEN).update(
+                status=JourneyRun.Status.CONVERTED, reason="goal", finished_at=now, wake_at=None
+            )
+    # Runs waiting for this event (a wait_for step) go on at the timer's next pass.
+    JourneyRun.objects.filter(
+        contact=contact, status=JourneyRun.Status.WAITING, waiting_for__event=event.name
+    ).update(waiting_for={"event": event.name, "happened": True}, wake_at=timezone.now())
     versions: list[JourneyVersion] = [
         v
         for v in active_versions(connection_id=contact.connection_id, trigger_type="event")
@@ -129,7 +165,24 @@ def on_custom_event(sender: object, event: CustomEvent, **_: object) -> None:
             log.exception("journey %s: event %s did not enter", version.journey_id, event.pk)
 
 
+def on_unfollow(event: WebhookEvent, _prepared: object) -> dispatch.Outcome:
+    """Blocking the account ends every run of the contact (waiting ones at once; a running
+    one at its next step)."""
+    if not event.line_id:
+        return False, {}
+    ended = JourneyRun.objects.filter(
+        line_id=event.line_id, status__in=(JourneyRun.Status.QUEUED, JourneyRun.Status.WAITING)
+    ).update(
+        status=JourneyRun.Status.EXITED,
+        reason="unfollowed",
+        finished_at=timezone.now(),
+        wake_at=None,
+    )
+    return bool(ended), {"journey_runs_ended": ended} if ended else {}
+
+
 def register() -> None:
     for event_type in MATCHERS:
         dispatch.register(event_type, on_webhook_event)
+    dispatch.register("unfollow", on_unfollow)
     custom_event_recorded.connect(on_custom_event, dispatch_uid="journeys.on_custom_event")

@@ -1,13 +1,14 @@
 """The REST API at /api/v1/: bearer tokens, role checks and one error format for every app."""
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import wraps
 from typing import Annotated, Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -116,9 +117,23 @@ MessageList = Annotated[
 # Paging parameters, bounded so that a huge number is a 400 naming it rather than an OFFSET the
 # database cannot hold (a 500). 10,000,000 rows deep is past any list this product keeps.
 MAX_OFFSET = 10_000_000
-PageNumber = Annotated[int, Field(ge=1, le=MAX_OFFSET // 100)]  # lists of 100 a page
+PAGE_SIZE = 100
+PageNumber = Annotated[int, Field(ge=1, le=MAX_OFFSET // PAGE_SIZE)]
 Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET)]
 Limit = Annotated[int, Field(ge=1, le=500)]
+
+
+def list_page(rows: Sequence | QuerySet, *, page: int) -> dict:
+    """The body of a paged list: `items` (PAGE_SIZE of them), `page`, `page_size`, `has_next`
+    (one row more is read to know it, rather than a count of them all)."""
+    start = (page - 1) * PAGE_SIZE
+    items = list(rows[start : start + PAGE_SIZE + 1])
+    return {
+        "items": items[:PAGE_SIZE],
+        "page": page,
+        "page_size": PAGE_SIZE,
+        "has_next": len(items) > PAGE_SIZE,
+    }
 
 
 def require_role(request: HttpRequest, *roles: str) -> None:

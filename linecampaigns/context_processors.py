@@ -5,6 +5,7 @@ from kit.roles import ADMIN, READERS, has_role, user_role
 # (label, url, section prefix, roles allowed); the nav shows only what the role may open.
 NAV_ITEMS = [
     ("Campaigns", "/campaigns/", "/campaigns/", READERS),
+    ("Journeys", "/journeys/", "/journeys/", READERS),
     ("Audience", "/audiences/contacts/", "/audiences/", READERS),
     ("Templates", "/campaigns/templates/", "/campaigns/templates/", READERS),
     ("Analytics", "/analytics/", "/analytics/", READERS),

@@ -16,6 +16,8 @@ from campaigns.template_services import template_create
 from connections.line import line_call
 from connections.models import Connection
 from connections.services import connection_create
+from journeys.models import Journey
+from journeys.services import journey_activate, journey_create
 
 SANDBOX_NAME = "Sandbox"
 TEMPLATES = [
@@ -109,6 +111,60 @@ SEGMENTS = [
 ]
 
 
+JOURNEYS = [
+    (
+        "Welcome new friends",
+        {"type": "follow", "when": "new"},
+        "once",
+        False,
+        "Welcome, {{ display_name | default: 'friend' }}! Type COUPON for 10% off your next visit.",
+    ),
+    (
+        "Coupon keyword",
+        {"type": "keyword", "keywords": ["coupon", "クーポン"], "match": "contains"},
+        {"at_most_every": "1d"},
+        False,
+        "Here is your coupon, {{ display_name | default: 'friend' }}: "
+        "SAVE10-{{ line_id | slice: 1, 6 }}",
+    ),
+    (
+        "Menu button",
+        {"type": "postback", "data": "menu=", "match": "prefix"},
+        "every_time",
+        False,
+        "You chose {{ event.postback.data | remove: 'menu=' }}. Our staff will be in touch.",
+    ),
+    (
+        "Order shipped",
+        {"type": "event", "name": "order_shipped"},
+        "every_time",
+        True,
+        "Your order {{ event.properties.order_id | default: '' }} has shipped. Thank you!",
+    ),
+]
+
+
+def _demo_journeys(connection: Connection) -> int:
+    """Active journeys to try from the emulator's page: follow, a keyword, a postback, and an
+    event from `POST /api/v1/events`."""
+    made = 0
+    for name, trigger, entry, transactional, text in JOURNEYS:
+        if Journey.objects.filter(name=name).exists():
+            continue
+        journey = journey_create(
+            user=None,
+            connection=connection,
+            name=name,
+            trigger=trigger,
+            entry=entry,
+            transactional=transactional,
+            steps=[{"type": "send", "messages": [{"type": "text", "text": text}]}],
+        )
+        journey_activate(journey=journey, user=None)
+        made += 1
+    return made
+
+
 def _follower_ids(connection: Connection, limit: int) -> list[str]:
     async def collect(client) -> list[str]:
         ids: list[str] = []
@@ -180,4 +236,5 @@ def demo_seed(*, emulator_url: str, token: str, secret: str, contacts: int = 100
         "contacts": result["created"],
         "segments": len(SEGMENTS),
         "templates": len(TEMPLATES),
+        "journeys": _demo_journeys(connection),
     }

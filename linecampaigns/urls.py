@@ -54,5 +54,6 @@ urlpatterns = [
     path("webhooks/", include("connections.webhook_urls")),
     path("audiences/", include("audiences.urls")),
     path("campaigns/", include("campaigns.urls")),
+    path("journeys/", include("journeys.urls")),
     path("analytics/", include("analytics.urls")),
 ]

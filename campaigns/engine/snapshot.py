@@ -33,6 +33,7 @@ from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from audiences.models import Contact
+from campaigns.caps import recent_sends_sources
 from campaigns.engine.config import option
 from campaigns.models import (
     Campaign,
@@ -92,7 +93,10 @@ def with_skip_reason(qs: QuerySet[Contact], campaign: Campaign) -> QuerySet[Cont
             .annotate(n=Count("*"))
             .values("n")
         )
-        qs = qs.annotate(recent_sent=Coalesce(Subquery(recent, output_field=IntegerField()), 0))
+        total = Coalesce(Subquery(recent, output_field=IntegerField()), 0)
+        for source in recent_sends_sources():
+            total = total + Coalesce(Subquery(source(since), output_field=IntegerField()), 0)
+        qs = qs.annotate(recent_sent=total)
         whens.append(When(recent_sent__gte=cap.max_messages, then=Value(SKIP_FREQUENCY_CAP)))
     return qs.annotate(skip_reason=Case(*whens, default=Value(""), output_field=CharField()))
 

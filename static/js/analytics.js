@@ -39,6 +39,21 @@
         options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } }
       };
     },
+    journeys: function (data) {
+      return {
+        type: "bar",
+        data: {
+          labels: data.labels,
+          datasets: [
+            { label: "Replied (free)", data: data.replied, backgroundColor: "#20c997" },
+            { label: "Pushed", data: data.pushed, backgroundColor: "#0d6efd" }
+          ]
+        },
+        options: {
+          scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } }
+        }
+      };
+    },
     quota: function (data) {
       // Per connection: accepted this month, added up day by day, and its limit dashed.
       var colours = ["#198754", "#0d6efd", "#fd7e14", "#6f42c1", "#d63384", "#20c997", "#6c757d"];

@@ -31,7 +31,7 @@
 
   document.addEventListener("focusin", function (event) {
     var el = event.target;
-    if (el.closest("#template-form") && (el.tagName === "TEXTAREA" ||
+    if (el.closest("form[data-message-editor]") && (el.tagName === "TEXTAREA" ||
         (el.tagName === "INPUT" && (el.type === "text" || el.type === "url")))) {
       lastField = el;
     }
@@ -40,7 +40,7 @@
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-insert]");
     if (!button) { return; }
-    var field = lastField || document.querySelector("#template-form textarea[data-max]:not([hidden])");
+    var field = lastField || document.querySelector("form[data-message-editor] textarea[data-max]:not([hidden])");
     if (!field) { return; }
     var text = button.dataset.insert;
     var start = field.selectionStart === null ? field.value.length : field.selectionStart;

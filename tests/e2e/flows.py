@@ -90,8 +90,8 @@ def _has_link(page: Page, app: App, list_path: str, pattern: str) -> bool:
 
 
 def seed_one_of_each(page: Page, app: App) -> None:
-    """When a test runs alone: one import, segment, template and completed campaign, through the
-    UI as the Marketer. Skips whatever exists already. Leaves the Admin logged in."""
+    """When a test runs alone: one import, segment, template, completed campaign and journey,
+    through the UI as the Marketer. Skips whatever exists already. Leaves the Admin logged in."""
     switch_to(page, app, "marketer")
     if not _has_link(page, app, "/audiences/imports/", r"^/audiences/imports/\d+/$"):
         path = app.var_dir / "seed.csv"
@@ -124,4 +124,12 @@ def seed_one_of_each(page: Page, app: App) -> None:
         page.once("dialog", lambda dialog: dialog.accept())
         page.get_by_role("button", name="Launch now").click()
         expect(page.locator("#progress .badge")).to_have_text("Completed", timeout=LONG)
+    if not _has_link(page, app, "/journeys/", r"^/journeys/\d+/$"):
+        page.goto(f"{app.url}/journeys/new/")
+        page.get_by_label("Name", exact=True).fill("Seeded journey")
+        page.get_by_label("Connection", exact=True).select_option(label=CONNECTION_NAME)
+        page.get_by_label("The bot joins a group or room").check()
+        page.get_by_label("Text", exact=True).fill("Hello, group!")
+        page.get_by_role("button", name="Save draft").click()
+        expect(page.get_by_text("saved as a draft")).to_be_visible()
     switch_to(page, app, "admin")

@@ -55,6 +55,8 @@ def test_the_main_pages_report_no_policy_violation(page: Page, app: App, console
         "/campaigns/new/",
         "/campaigns/templates/new/",
         "/audiences/segments/new/",
+        "/journeys/new/",
+        _link(page, app, "/journeys/", r"^/journeys/\d+/$"),
         _link(page, app, "/audiences/imports/", r"^/audiences/imports/\d+/$"),
         _link(page, app, "/connections/", r"^/connections/\d+/$"),
         "/settings/users/",

@@ -21,6 +21,8 @@ TOP_LEVEL = (
     "/campaigns/templates/",
     "/campaigns/templates/new/",
     "/campaigns/settings/frequency-cap/",
+    "/journeys/",
+    "/journeys/new/",
     "/audiences/contacts/",
     "/audiences/segments/",
     "/audiences/segments/new/",
@@ -44,6 +46,7 @@ DETAILS = (
     ("/campaigns/templates/", r"^/campaigns/templates/\d+/$", ("",)),
     ("/campaigns/", r"^/campaigns/\d+/$", ("", "review/")),
     ("/analytics/", r"^/analytics/campaigns/\d+/$", ("", "deliveries/")),
+    ("/journeys/", r"^/journeys/\d+/$", ("", "edit/", "runs/")),
 )
 
 

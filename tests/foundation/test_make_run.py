@@ -134,7 +134,9 @@ def test_make_run_starts_everything_with_a_sandbox(make_run):
     assert httpx.get(f"{make_run.url}/accounts/login/").status_code == 200
     assert httpx.get(f"{make_run.emulator_url}/_emulator/").status_code == 200
     assert len(psutil.Process(make_run.proc.pid).children(recursive=True)) >= 4
-    assert "1000 sample contacts, 4 segments and 2 message templates" in make_run.output
+    assert "1000 sample contacts, 4 segments, 2 message templates and 4 active journeys" in (
+        make_run.output
+    )
 
 
 def test_the_banner_comes_last_and_the_terminal_stays_quiet(make_run):
@@ -263,6 +265,32 @@ def test_the_openapi_schema_answers_a_token_on_the_running_server(make_run):
     schema = httpx.get(f"{make_run.url}/api/v1/openapi.json", headers=headers)
     assert schema.status_code == 200
     assert schema.json()["info"]["title"] == "linecampaigns API"
+
+
+def test_a_new_friend_of_the_sandbox_gets_the_demo_welcome_as_a_reply(make_run):
+    """The first hour's journey: the emulator's webhook (as its page's form sends it) reaches
+    the dashboard, the worker enters the demo's welcome journey and replies through LINE."""
+    slug = make_run.sh(
+        './manage.py shell -c "from connections.models import Connection; '
+        "print(Connection.objects.get(name='Sandbox').webhook_slug)\""
+    ).stdout.split()[-1]  # after the shell's own "objects imported automatically" line
+    user = "U" + "5e" * 16
+    follow = {"type": "follow", "source": {"type": "user", "userId": user}}
+    answer = httpx.post(
+        f"{make_run.emulator_url}/_emulator/webhook",
+        json={"url": f"{make_run.url}/webhooks/line/{slug}/", "events": [follow]},
+        timeout=30,
+    )
+    assert answer.json() == {"status": 200}
+
+    def welcomed() -> list:
+        found = httpx.get(f"{make_run.emulator_url}/_emulator/messages", params={"to": user})
+        return found.json()
+
+    _wait_for(welcomed, "the welcome reply", make_run, timeout=60)
+    (message,) = welcomed()
+    assert message["via"] == "reply"
+    assert message["messages"][0]["text"].startswith("Welcome, ")
 
 
 def test_one_ctrl_c_stops_everything(make_run):

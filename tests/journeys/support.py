@@ -62,3 +62,8 @@ def deliver(client, connection: Connection, capture, *events: dict) -> list[Webh
         assert post_signed(client, connection, envelope(list(events))).status_code == 200
     ids = [e["webhookEventId"] for e in events]
     return list(WebhookEvent.objects.filter(webhook_event_id__in=ids).order_by("pk"))
+
+
+def texts(emulator: EmulatorHandle, to: str) -> list[tuple[str, str]]:
+    """(via, first message's text) of each message the emulator accepted for `to`."""
+    return [(m["via"], m["messages"][0].get("text", "")) for m in emulator.messages(to=to)]

@@ -32,7 +32,7 @@ WELCOME = [{"type": "text", "text": "Welcome, {{ display_name | default: 'friend
 # The worker's lease and heartbeat, shortened so a lost send is swept within seconds.
 FAST_LEASE = {"CAMPAIGN_BATCH_LEASE_SECONDS": "5", "CAMPAIGN_HEARTBEAT_SECONDS": "1"}
 # A send whose task the killed worker held but had not claimed is queued again by the sweep
-# a minute after it was written (journeys.sending.REQUEUE_AFTER); room to spare on top.
+# a minute after it was written (journeys.engine.REQUEUE_AFTER); room to spare on top.
 RECOVERY_S = 100
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -61,7 +61,7 @@ def _all_events_are_runs(journey) -> bool:
 
 def _all_runs_final(journey) -> bool:
     runs = JourneyRun.objects.filter(journey=journey)
-    return runs.count() == N and not runs.filter(status=JourneyRun.Status.QUEUED).exists()
+    return runs.count() == N and not runs.filter(status__in=JourneyRun.OPEN).exists()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from connections.models import WebhookEvent
 from connections.services import webhook_events_process
+from journeys.engine import runs_sweep, send_row
 from journeys.models import JourneyRun, JourneySend
-from journeys.sending import SEND_LEASE, sends_sweep
 from tests.connections.helpers import envelope, follower_id, post_signed
 from tests.journeys.support import line_event, make_journey, with_reply_token
 
@@ -28,15 +28,14 @@ def _replying_when_its_worker_was_lost(client, connection, emulator, receiver, c
         assert post_signed(client, connection, envelope([event])).status_code == 200
     with capture(execute=False):
         webhook_events_process(event_ids=list(WebhookEvent.objects.values_list("pk", flat=True)))
-    send = JourneySend.objects.get()
+    run = JourneyRun.objects.select_related("version").get()
+    send = send_row(run)
     a_minute_ago = timezone.now() - datetime.timedelta(seconds=60)
-    assert SEND_LEASE.claim(
-        {"pk": send.pk, "status": JourneySend.Status.PENDING},
-        now=a_minute_ago,
-        claims=F("claims") + 1,
+    JourneyRun.objects.filter(pk=run.pk).update(
+        status=JourneyRun.Status.RUNNING, claimed_at=a_minute_ago, claims=F("claims") + 1
     )
     JourneySend.objects.filter(pk=send.pk).update(
-        via=JourneySend.Via.REPLY, first_attempt_at=a_minute_ago
+        status=JourneySend.Status.SENDING, via=JourneySend.Via.REPLY, first_attempt_at=a_minute_ago
     )
     return event["replyToken"]
 
@@ -64,7 +63,7 @@ def test_the_sweep_resends_a_lost_workers_reply_itself_and_it_arrives_once(
         )
         assert reply.status_code == 200
 
-    assert sends_sweep()["released"] == 1
+    assert runs_sweep()["released"] == 1
 
     send = JourneySend.objects.get()
     assert (send.status, send.via) == (JourneySend.Status.SENT, JourneySend.Via.REPLY)

@@ -29,7 +29,8 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data: the 'Sandbox' connection (the bundled LINE emulator, not real LINE), "
-                f"{result['contacts']} sample contacts, {result['segments']} segments and "
-                f"{result['templates']} message templates."
+                f"{result['contacts']} sample contacts, {result['segments']} segments, "
+                f"{result['templates']} message templates and {result['journeys']} active "
+                "journeys (welcome on follow, a COUPON keyword, a menu postback, order_shipped)."
             )
         )
