@@ -369,7 +369,7 @@ def child_collect(phase: str, n: int) -> dict:
         complete = (
             events.count() == n
             and not events.filter(status__in=unfinished).exists()
-            and not JourneyRun.objects.filter(line_id__in=ids, status="queued").exists()
+            and not JourneyRun.objects.filter(line_id__in=ids, status__in=JourneyRun.OPEN).exists()
         )
         if complete or time.monotonic() > deadline:
             break
