@@ -24,7 +24,8 @@ def connection_deleting(sender: type, *, connection: Connection, **kwargs) -> di
     archived = journeys.exclude(status=Journey.Status.ARCHIVED).update(
         status=Journey.Status.ARCHIVED
     )
-    return {"draft_journeys_deleted": deleted, "journeys_archived": archived}
+    details = {"draft_journeys_deleted": deleted, "journeys_archived": archived}
+    return {key: n for key, n in details.items() if n}  # the audit names what happened
 
 
 def contact_merging(sender: type, *, primary: Contact, anonymous: Contact, **kwargs) -> None:
